@@ -1,0 +1,108 @@
+"""The capture engine against independent references: eager ``output_attentions`` and plain autograd."""
+
+from __future__ import annotations
+
+import torch
+
+from vl_saliency_widget import SaliencyExtractor
+from vl_saliency_widget.selectors import AbsoluteIndex
+
+from .conftest import Case
+
+
+def full_inputs(case: Case, model_type: str) -> dict[str, torch.Tensor]:
+    """The prompt's processor outputs extended to prompt + answer, as generation extends them."""
+    ids = case.generated
+    prompt_len = case.inputs["input_ids"].shape[1]
+    new = ids.shape[1] - prompt_len
+    out = {k: v for k, v in case.inputs.items() if k != "input_ids"}
+    out["input_ids"] = ids
+    out["attention_mask"] = torch.ones_like(ids)
+    if "token_type_ids" in out:
+        prompt = out["token_type_ids"]
+        fill = torch.ones(1, new, dtype=prompt.dtype) if model_type == "paligemma" else prompt[:, -1:].repeat(1, new)
+        out["token_type_ids"] = torch.cat([prompt, fill], dim=1)
+    if "mm_token_type_ids" in out:
+        prompt = out["mm_token_type_ids"]
+        out["mm_token_type_ids"] = torch.cat([prompt, torch.zeros(1, new, dtype=prompt.dtype)], dim=1)
+    return out
+
+
+def eager_attentions(case: Case, *, grad_of: int | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Oracle: every layer's attention [layers, heads, T, T] from an eager copy, and optionally the gradient of
+    log p(token at position ``grad_of``) with respect to it, through ``retain_grad``."""
+    oracle = case.eager_copy()
+    inputs = full_inputs(case, oracle.config.model_type)
+    with torch.set_grad_enabled(grad_of is not None):
+        out = oracle(**inputs, output_attentions=True, use_cache=False)
+    attentions = list(out.attentions)
+    if grad_of is None:
+        return torch.stack([a[0] for a in attentions]).detach(), None
+    for a in attentions:
+        a.retain_grad()
+    log_p = torch.log_softmax(out.logits[0, grad_of - 1].float(), dim=-1)[case.generated[0, grad_of]]
+    log_p.backward()
+    grads = torch.stack([a.grad[0] for a in attentions])  # type: ignore[index]
+    return torch.stack([a[0] for a in attentions]).detach(), grads
+
+
+def view_slice(full: torch.Tensor, row: int, trace) -> torch.Tensor:  # type: ignore[no-untyped-def]
+    """[layers, heads, rows, cols] of a full [layers, heads, T, T] tensor at one query row, for image 0."""
+    positions = trace.image_layouts[0].views[0].positions
+    return full[:, :, row][:, :, positions]
+
+
+def test_attention_equals_eager_output_attentions(case: Case) -> None:
+    trace = SaliencyExtractor(case.model, case.processor).capture(**case.inputs, generated_ids=case.generated)
+    reference, _ = eager_attentions(case)
+    assert trace.attn is not None
+    text = torch.tensor(trace.image_mask).logical_not()
+    expected = reference[:, :, text][:, :, :, ~text]
+    torch.testing.assert_close(trace.attn, expected, rtol=1e-4, atol=1e-6)
+    for t in range(trace.total_generated_tokens):
+        p = trace.gen_start + t
+        torch.testing.assert_close(trace.map(t, "attn").tensor(), view_slice(reference, p - 1, trace))
+        torch.testing.assert_close(trace.map(t, "attn", align="token").tensor(), view_slice(reference, p, trace))
+
+
+def test_prompt_tokens_map_through_absolute_index(case: Case) -> None:
+    trace = SaliencyExtractor(case.model, case.processor, store_grads=False).capture(
+        **case.inputs, generated_ids=case.generated
+    )
+    reference, _ = eager_attentions(case)
+    p = trace.text_positions[0]
+    assert p < trace.gen_start
+    torch.testing.assert_close(trace.map(AbsoluteIndex(p)).tensor(), view_slice(reference, p - 1, trace))
+
+
+def test_token_gradient_equals_autograd_reference(case: Case) -> None:
+    trace = SaliencyExtractor(case.model, case.processor).capture(**case.inputs, generated_ids=case.generated)
+    t = trace.total_generated_tokens - 1
+    p = trace.gen_start + t
+    _, reference = eager_attentions(case, grad_of=p)
+    assert reference is not None
+    assert not trace.grad_ready(p)
+    grad = trace.map(t, "grad").tensor()
+    assert trace.grad_ready(p)
+    assert grad.abs().max() > 0
+    torch.testing.assert_close(grad, view_slice(reference, p - 1, trace), rtol=1e-3, atol=1e-6)
+    # Under causal masking log p(token) does not depend on the token's own query row.
+    own = trace.map(t, "grad", align="token").tensor()
+    torch.testing.assert_close(own, view_slice(reference, p, trace), rtol=1e-3, atol=1e-6)
+
+
+def test_sequence_gradient_equals_teacher_forced_loss_gradient(case: Case) -> None:
+    extractor = SaliencyExtractor(case.model, case.processor, gradients="sequence")
+    trace = extractor.capture(**case.inputs, generated_ids=case.generated)
+    oracle = case.eager_copy()
+    inputs = full_inputs(case, oracle.config.model_type)
+    out = oracle(**inputs, labels=case.generated, output_attentions=True, use_cache=False)
+    for a in out.attentions:
+        a.retain_grad()
+    out.loss.backward()
+    reference = torch.stack([a.grad[0] for a in out.attentions])
+    for t in range(trace.total_generated_tokens):
+        p = trace.gen_start + t
+        torch.testing.assert_close(
+            trace.map(t, "grad", align="token").tensor(), view_slice(reference, p, trace), rtol=1e-3, atol=1e-7
+        )

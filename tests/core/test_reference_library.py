@@ -1,0 +1,33 @@
+"""Same model, same inputs: our maps equal those of the vl-saliency reference library (PyPI 1.1.6).
+
+The reference ignores ``token_type_ids`` and uses the answer token's own row and a whole-sequence loss
+gradient, so the comparison drops ``token_type_ids`` and uses ``align="token"``, ``gradients="sequence"``.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from vl_saliency_widget import SaliencyExtractor
+
+from .conftest import Case
+
+vl_saliency = pytest.importorskip("vl_saliency", reason="the reference library is a test-only dependency")
+
+
+def test_maps_equal_the_reference_library(case: Case) -> None:
+    inputs = {k: v for k, v in case.inputs.items() if k not in ("token_type_ids", "mm_token_type_ids")}
+    reference_model = case.eager_copy()  # the reference needs output_attentions, i.e. eager attention
+    reference = vl_saliency.SaliencyExtractor(reference_model, case.processor).capture(
+        **inputs, generated_ids=case.generated
+    )
+    ours = SaliencyExtractor(case.model, case.processor, gradients="sequence").capture(
+        **inputs, generated_ids=case.generated
+    )
+    assert ours.total_generated_tokens == reference.total_generated_tokens
+    for t in range(ours.total_generated_tokens):
+        for mode in ("attn", "grad"):
+            expected = reference.map(token=t, mode=mode).map
+            got = ours.map(t, mode, align="token").tensor()
+            torch.testing.assert_close(got, expected, rtol=1e-3, atol=1e-7, msg=f"token {t} mode {mode}")

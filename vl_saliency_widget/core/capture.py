@@ -1,0 +1,200 @@
+"""The one place that touches transformers' attention internals.
+
+During a capture the language model's attention implementation is switched to a function registered with
+``transformers.AttentionInterface``. That function runs the architecture's own eager attention (so the
+probabilities are exactly the ones the model computes, softcapping, sliding windows and GQA included) and keeps
+only the slices saliency maps need: text-query rows x image-key columns, per layer and head.
+
+Gradients with respect to those attention entries are total derivatives through the whole network, obtained
+without copying any T x T tensor: each layer adds ``Z @ V[image columns]`` to its attention output on the text
+rows, where ``Z`` is a zero "probe" [heads, rows, image columns]. The forward value is unchanged, and since the
+attention output is ``A @ V``, ``dL/dZ`` equals ``dL/dA`` on those entries. Only the probes require gradients, so
+no weight gradient is built or accumulated.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+from transformers import AttentionInterface
+from transformers.masking_utils import AttentionMaskInterface, eager_mask
+
+CAPTURE_IMPLEMENTATION = "vl_saliency_capture"
+"""Name under which the capture function is registered with transformers' attention and mask interfaces."""
+
+
+@dataclass
+class Recorder:
+    """Collects the attention slices and gradient probes of one forward pass.
+
+    Attributes:
+        rows: LongTensor [R] of the text positions whose attention rows are kept.
+        cols: LongTensor [I] of the image positions whose attention columns are kept.
+        seq_len: T, the length of the sequence the forward pass runs on.
+        store_attns: keep attention probabilities.
+        make_probes: add gradient probes.
+        attn: per layer, attention [heads, R, I] on the CPU.
+        probes: per layer, the zero probe [heads, R, I] (requires grad) on that layer's device.
+    """
+
+    rows: torch.Tensor
+    cols: torch.Tensor
+    seq_len: int
+    store_attns: bool
+    make_probes: bool
+    attn: list[torch.Tensor] = field(default_factory=list)
+    probes: list[torch.Tensor] = field(default_factory=list)
+    _layer_of: dict[int, int] = field(default_factory=dict)
+    _indices: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
+
+    def indices(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """(rows, cols) on ``device``, moved once per device."""
+        if device not in self._indices:
+            self._indices[device] = (self.rows.to(device), self.cols.to(device))
+        return self._indices[device]
+
+    def record(
+        self, module: nn.Module, value: torch.Tensor, output: torch.Tensor, weights: torch.Tensor | None
+    ) -> torch.Tensor:
+        """Keep this layer's slices; returns the attention output with the probe term added.
+
+        Args:
+            module: the attention module (identifies the layer).
+            value: value states [1, kv_heads, T, D].
+            output: attention output [1, T, heads, D].
+            weights: attention probabilities [1, heads, T, T].
+        """
+        if id(module) in self._layer_of:
+            raise RuntimeError(
+                "An attention layer ran twice in one capture (gradient checkpointing or a repeated module). "
+                "Disable gradient checkpointing before capturing."
+            )
+        self._layer_of[id(module)] = len(self._layer_of)
+        if weights is None:
+            raise RuntimeError(f"{type(module).__name__}'s eager attention returned no attention weights.")
+        if weights.shape[0] != 1 or weights.shape[-1] != self.seq_len or weights.shape[-2] != self.seq_len:
+            raise RuntimeError(
+                f"Attention weights of shape {tuple(weights.shape)} do not cover the whole sequence of {self.seq_len} "
+                "tokens; the capture needs one forward pass over the whole sequence without a cache."
+            )
+        rows, cols = self.indices(weights.device)
+        heads = weights.shape[1]
+        if self.store_attns:
+            kept = weights[0].detach().index_select(1, rows).index_select(2, cols)
+            self.attn.append(kept.to("cpu"))
+        if not self.make_probes:
+            return output
+        if output.shape[:3] != (1, self.seq_len, heads):
+            raise RuntimeError(
+                f"{type(module).__name__}'s attention output has shape {tuple(output.shape)}; expected "
+                f"[1, {self.seq_len}, {heads}, head_dim]."
+            )
+        groups = heads // value.shape[1]
+        image_values = value[0].repeat_interleave(groups, dim=0).index_select(1, cols)  # [heads, I, D]
+        probe = torch.zeros(
+            heads, rows.numel(), cols.numel(), dtype=weights.dtype, device=weights.device, requires_grad=True
+        )
+        self.probes.append(probe)
+        delta = torch.matmul(probe.to(image_values.dtype), image_values)  # [heads, R, D], zero-valued
+        return output.index_add(1, rows, delta.transpose(0, 1).unsqueeze(0).to(output.dtype))
+
+
+_ACTIVE: contextvars.ContextVar[Recorder | None] = contextvars.ContextVar("vl_saliency_recorder", default=None)
+
+
+def _generic_eager(
+    module: nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    scaling: float | None = None,
+    dropout: float = 0.0,
+    softcap: float | None = None,
+    **_: Any,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Plain eager attention for modules whose file defines none: softmax(q k^T * scaling + mask) v."""
+    groups = query.shape[1] // key.shape[1]
+    key = key.repeat_interleave(groups, dim=1)
+    value = value.repeat_interleave(groups, dim=1)
+    scores = torch.matmul(query, key.transpose(2, 3)) * (scaling if scaling is not None else query.shape[-1] ** -0.5)
+    if softcap is not None:
+        scores = torch.tanh(scores / softcap) * softcap
+    if attention_mask is not None:
+        scores = scores + attention_mask
+    weights = torch.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)
+    output = torch.matmul(weights, value).transpose(1, 2).contiguous()
+    return output, weights
+
+
+def _eager_for(module: nn.Module) -> Callable[..., tuple[torch.Tensor, torch.Tensor]]:
+    """The eager attention function of the module's own modeling file (the architecture's exact maths)."""
+    fn = getattr(sys.modules.get(type(module).__module__), "eager_attention_forward", None)
+    return fn if callable(fn) else _generic_eager
+
+
+def capture_attention(
+    module: nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    **kwargs: Any,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Attention function registered as ``CAPTURE_IMPLEMENTATION``: eager attention plus recording."""
+    output, weights = _eager_for(module)(module, query, key, value, attention_mask, **kwargs)
+    recorder = _ACTIVE.get()
+    if recorder is not None:
+        output = recorder.record(module, value, output, weights)
+    return output, weights
+
+
+AttentionInterface.register(CAPTURE_IMPLEMENTATION, capture_attention)
+AttentionMaskInterface.register(CAPTURE_IMPLEMENTATION, eager_mask)
+
+
+def text_config(model: nn.Module) -> Any:
+    """The config whose ``_attn_implementation`` the language model's attention layers read."""
+    config = model.config  # type: ignore[attr-defined]
+    return config.get_text_config(decoder=True)
+
+
+@contextlib.contextmanager
+def capturing(model: nn.Module, recorder: Recorder) -> Iterator[None]:
+    """Run the block with the language model's attention recorded and the model ready for a gradient pass.
+
+    On entry: eval mode (no dropout), every parameter's ``requires_grad`` off (so only the probes need
+    gradients), and the text configs' attention implementation switched to the capture function. On exit,
+    whatever happened, all of it is restored exactly as it was.
+    """
+    if torch.is_inference_mode_enabled():
+        raise RuntimeError(
+            "capture() was called inside torch.inference_mode(); it needs autograd. Call it outside the "
+            "inference_mode block (generating inside one is fine)."
+        )
+    training = [(m, m.training) for m in model.modules()]
+    requires_grad = [(p, p.requires_grad) for p in model.parameters()]
+    config = text_config(model)
+    implementation = config._attn_implementation_internal
+    token = _ACTIVE.set(recorder)
+    try:
+        model.eval()
+        for p, _ in requires_grad:
+            p.requires_grad_(False)
+        config._attn_implementation_internal = CAPTURE_IMPLEMENTATION
+        with torch.enable_grad():
+            yield
+    finally:
+        _ACTIVE.reset(token)
+        config._attn_implementation_internal = implementation
+        for p, flag in requires_grad:
+            p.requires_grad_(flag)
+        for m, flag in training:
+            m.training = flag

@@ -1,0 +1,218 @@
+"""SaliencyExtractor: runs one teacher-forced pass of a vision-language model and returns a Trace."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import torch
+from PIL import Image
+from torch import nn
+
+from ..layouts import ImageLayout, LayoutContext, layout_for, processed_pictures
+from .capture import Recorder, capturing
+from .trace import TokenGradients, Trace
+
+Gradients = Literal["token", "sequence"]
+
+
+def _image_token_id(config: Any) -> int | None:
+    for name in ("image_token_id", "image_token_index"):
+        value = getattr(config, name, None)
+        if isinstance(value, int):
+            return value
+    return None
+
+
+def _as_2d_ids(name: str, ids: Any) -> torch.Tensor:
+    if not isinstance(ids, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of token ids [1, T], not {type(ids).__name__}.")
+    if ids.ndim == 1:
+        ids = ids.unsqueeze(0)
+    if ids.ndim != 2 or ids.shape[0] != 1:
+        raise ValueError(
+            f"{name} has shape {tuple(ids.shape)}; capture works on one sequence at a time ([1, T]). "
+            "Capture each batch element separately."
+        )
+    if ids.dtype.is_floating_point:
+        raise TypeError(f"{name} must hold integer token ids, not {ids.dtype}.")
+    return ids
+
+
+def _input_device(model: nn.Module) -> torch.device:
+    """Where the input ids go: the input embedding's device (CPU when its weights are offloaded)."""
+    embeddings = model.get_input_embeddings()  # type: ignore[operator]
+    device = embeddings.weight.device
+    return torch.device("cpu") if device.type == "meta" else device
+
+
+class SaliencyExtractor:
+    """Captures attention and gradients from a Hugging Face image-text-to-text model.
+
+    Args:
+        model: a loaded model (any attention implementation; sdpa works), on any device or spread by accelerate.
+        processor: its processor (used for the image layouts and token strings).
+        store_attns: keep attention probabilities.
+        store_grads: keep gradients with respect to attention.
+        gradients: "token" (default): the gradient for a token is that of its own log-probability, computed the
+            first time it is asked for and cached; "sequence": one gradient of the teacher-forced loss over the
+            whole sequence, as the vl-saliency reference library computes it.
+        image_token_id: the id marking image positions; read from the model config when not given.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        processor: Any,
+        store_attns: bool = True,
+        store_grads: bool = True,
+        *,
+        gradients: Gradients = "token",
+        image_token_id: int | None = None,
+    ):
+        if gradients not in ("token", "sequence"):
+            raise ValueError(f"gradients must be 'token' or 'sequence', not {gradients!r}.")
+        if not hasattr(model, "config"):
+            raise TypeError("model must be a Hugging Face PreTrainedModel (it has no .config).")
+        self.model = model
+        self.processor = processor
+        self.store_attns = store_attns
+        self.store_grads = store_grads
+        self.gradients: Gradients = gradients
+        found = image_token_id if image_token_id is not None else _image_token_id(model.config)
+        if found is None:
+            raise ValueError(
+                f"Cannot find the image token id in the config of {type(model).__name__} (no image_token_id or "
+                "image_token_index). Pass it: SaliencyExtractor(model, processor, image_token_id=...)."
+            )
+        self.image_token_id: int = found
+
+    def capture(
+        self,
+        generated_ids: torch.Tensor | None = None,
+        *,
+        images: Image.Image | list[Image.Image] | None = None,
+        store_attns: bool | None = None,
+        store_grads: bool | None = None,
+        **inputs: Any,
+    ) -> Trace:
+        """Run one teacher-forced pass over the prompt and answer and record what saliency maps need.
+
+        Args:
+            generated_ids: [1, T] the prompt followed by the generated answer (``model.generate``'s output).
+                None: the prompt alone is captured and every token counts as "generated".
+            images: the original pictures, in prompt order; kept with the trace (the widget shows them and boxes
+                are given in their pixels). Without them, the pictures are rebuilt from ``pixel_values``.
+            store_attns, store_grads: override the extractor's defaults for this capture.
+            **inputs: every output of the processor (``input_ids``, ``attention_mask``, ``pixel_values``,
+                ``token_type_ids``, ``image_grid_thw``, ...), as returned.
+
+        Returns:
+            A Trace with attention [layers, heads, R, I] and gradients for the text rows x image columns.
+        """
+        store_attns = self.store_attns if store_attns is None else store_attns
+        store_grads = self.store_grads if store_grads is None else store_grads
+        if not store_attns and not store_grads:
+            raise ValueError("Nothing to capture: store_attns and store_grads are both False.")
+        if "input_ids" not in inputs:
+            raise ValueError("capture needs the processor outputs, input_ids included: capture(**inputs, ...).")
+        input_ids = _as_2d_ids("input_ids", inputs.pop("input_ids"))
+        ids = input_ids if generated_ids is None else _as_2d_ids("generated_ids", generated_ids)
+        prompt_len = input_ids.shape[1]
+        if ids.shape[1] < prompt_len or not torch.equal(ids[:, :prompt_len].cpu(), input_ids.cpu()):
+            raise ValueError(
+                "generated_ids do not start with input_ids: pass the full output of model.generate(**inputs) "
+                "for the same inputs (decoder-only models return the prompt followed by the answer)."
+            )
+        if inputs.get("pixel_values") is None:
+            raise ValueError("The inputs hold no image (no pixel_values): saliency maps need an image in the prompt.")
+        gen_start = prompt_len if ids.shape[1] > prompt_len else 0
+
+        pictures = [images] if isinstance(images, Image.Image) else images
+        ctx = LayoutContext(
+            config=self.model.config,  # type: ignore[union-attr]
+            processor=self.processor,
+            input_ids=ids[0].cpu(),
+            image_token_id=self.image_token_id,
+            inputs=inputs,
+            images=list(pictures) if pictures is not None else None,
+        )
+        if ctx.image_positions.numel() == 0:
+            raise ValueError(
+                f"No image token (id {self.image_token_id}) in input_ids. Build the prompt with the processor's image "
+                "placeholder (apply_chat_template with an image entry), or pass image_token_id= to the extractor."
+            )
+        layouts = layout_for(self.model.config)(ctx)  # type: ignore[union-attr]
+        if pictures is not None and len(pictures) != len(layouts):
+            raise ValueError(f"images= has {len(pictures)} picture(s) but the prompt holds {len(layouts)} image(s).")
+
+        model_inputs = self._model_inputs(ids, prompt_len, inputs)
+        recorder = Recorder(
+            rows=torch.nonzero(ids[0].cpu() != self.image_token_id).flatten(),
+            cols=ctx.image_positions,
+            seq_len=ids.shape[1],
+            store_attns=store_attns,
+            make_probes=store_grads,
+        )
+        sequence = store_grads and self.gradients == "sequence"
+        with capturing(self.model, recorder):
+            outputs = self.model(**model_inputs, labels=model_inputs["input_ids"] if sequence else None)
+            grad = token_gradients = None
+            if sequence:
+                grads = torch.autograd.grad(outputs.loss, recorder.probes)
+                grad = torch.stack([g.cpu() for g in grads])
+            elif store_grads:
+                token_gradients = TokenGradients(
+                    logits=outputs.logits[0], probes=recorder.probes, token_ids=model_inputs["input_ids"][0]
+                )
+        attn = torch.stack(recorder.attn) if store_attns else None
+        if (attn is not None and attn.shape[0] == 0) or (store_grads and not recorder.probes):
+            raise RuntimeError(
+                f"No attention layer of {type(self.model).__name__} ran through the capture function: its language "
+                "model does not dispatch attention through transformers' AttentionInterface."
+            )
+        return Trace(
+            token_ids=ids[0].tolist(),
+            gen_start=gen_start,
+            image_token_id=self.image_token_id,
+            image_layouts=layouts,
+            images=self._pictures(ctx, layouts),
+            attn=attn,
+            grad=grad,
+            token_gradients=token_gradients,
+            processor=self.processor,
+            gradients=self.gradients,
+        )
+
+    def _model_inputs(self, ids: torch.Tensor, prompt_len: int, inputs: Mapping[str, Any]) -> dict[str, Any]:
+        """The processor outputs extended to the whole sequence the way ``generate`` extends them.
+
+        Per-token tensors (``attention_mask``, ``token_type_ids``, ``mm_token_type_ids``) get their generated
+        part from the model's own ``_update_model_kwargs_for_generation``, so the pass sees the masks the
+        generation saw (PaliGemma marks generated tokens as suffix; Gemma 3 repeats the last type id).
+        Tensors are copied, so inputs made under ``torch.inference_mode`` can enter the autograd graph.
+        """
+        device = _input_device(self.model)
+        kwargs = {k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in inputs.items()}
+        if kwargs.get("attention_mask") is None:
+            kwargs["attention_mask"] = torch.ones(1, prompt_len, dtype=torch.long)
+        new = ids.shape[1] - prompt_len
+        if new:
+            per_token = {k: v for k, v in kwargs.items() if isinstance(v, torch.Tensor) and v.shape == (1, prompt_len)}
+            extend = getattr(self.model, "_update_model_kwargs_for_generation", None)
+            if extend is not None:
+                per_token = extend(outputs={}, model_kwargs=per_token, is_encoder_decoder=False, num_new_tokens=new)
+            kwargs.update(per_token)
+            for key, value in per_token.items():
+                if isinstance(value, torch.Tensor) and value.shape[-1] != ids.shape[1]:
+                    raise ValueError(f"Could not extend the processor output {key!r} to the generated tokens.")
+        kwargs["input_ids"] = ids.clone()
+        kwargs["use_cache"] = False
+        kwargs["return_dict"] = True
+        return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in kwargs.items()}
+
+    def _pictures(self, ctx: LayoutContext, layouts: list[ImageLayout]) -> list[Image.Image]:
+        if ctx.images is not None:
+            return ctx.images
+        pictures = processed_pictures(ctx)
+        return pictures[: len(layouts)]

@@ -1,0 +1,297 @@
+"""Trace: what a capture recorded, and the maps computed from it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import torch
+from PIL import Image
+
+from ..layouts import ImageLayout
+from .map import SaliencyMap
+
+if TYPE_CHECKING:
+    from ..selectors import Selector
+
+Align = Literal["predicting", "token"]
+MODES = ("attn", "grad")
+
+
+@dataclass
+class TokenGradients:
+    """Per-token gradients computed on demand from a retained autograd graph.
+
+    The gradient for the token at position p is d log p(token_p | tokens before p) / dA on the kept entries.
+
+    Attributes:
+        logits: [T, vocab] logits of the capture's forward pass, still attached to its graph.
+        probes: per layer, the zero probe [heads, R, I] the attention outputs depend on.
+        token_ids: LongTensor [T] on the logits' device.
+    """
+
+    logits: torch.Tensor
+    probes: list[torch.Tensor]
+    token_ids: torch.Tensor
+
+    def compute(self, position: int) -> torch.Tensor:
+        """Gradient of the log-probability of the token at ``position``: [layers, heads, R, I] on the CPU."""
+        log_probs = torch.log_softmax(self.logits[position - 1].float(), dim=-1)
+        target = log_probs[self.token_ids[position]]
+        grads = torch.autograd.grad(target, self.probes, retain_graph=True, allow_unused=True)
+        return torch.stack(
+            [torch.zeros_like(p) if g is None else g for g, p in zip(grads, self.probes, strict=True)]
+        ).cpu()
+
+
+class Trace:
+    """Attention and gradients recorded for one prompt and its answer.
+
+    Attention and gradients are kept for text-query rows x image-key columns: ``[layers, heads, R, I]``, where
+    R counts the text (non-image) positions of the sequence and I the image-token positions.
+
+    Attributes:
+        token_ids: every token id of the sequence, prompt and generated.
+        gen_start: position of the first generated token (0 when the capture had no generated_ids).
+        processor: the processor used, or None.
+        image_token_id: the id marking image positions.
+        image_layouts: per image, where its tokens sit (views with [rows, cols] positions and boxes).
+        images: per image, the original picture given to ``capture(images=...)``, else the processed one.
+        gradients: "token" (per-token gradients computed on demand) or "sequence" (one whole-sequence gradient).
+    """
+
+    def __init__(
+        self,
+        *,
+        token_ids: list[int],
+        gen_start: int,
+        image_token_id: int,
+        image_layouts: list[ImageLayout],
+        images: list[Image.Image],
+        attn: torch.Tensor | None,
+        grad: torch.Tensor | None = None,
+        token_gradients: TokenGradients | None = None,
+        processor: Any = None,
+        gradients: Literal["token", "sequence"] = "token",
+    ):
+        self.token_ids = list(token_ids)
+        self.gen_start = gen_start
+        self.image_token_id = image_token_id
+        self.image_layouts = image_layouts
+        self.images = images
+        self.processor = processor
+        self.gradients = gradients
+        is_image = torch.tensor(self.token_ids) == image_token_id
+        self._rows = torch.nonzero(~is_image).flatten()
+        self._cols = torch.nonzero(is_image).flatten()
+        self._row_of = torch.full((len(self.token_ids),), -1, dtype=torch.long)
+        self._row_of[self._rows] = torch.arange(self._rows.numel())
+        self._col_of = torch.full((len(self.token_ids),), -1, dtype=torch.long)
+        self._col_of[self._cols] = torch.arange(self._cols.numel())
+        self.attn = attn
+        self._grad = grad
+        self._token_gradients = token_gradients
+        self._grad_rows: dict[tuple[int, int], torch.Tensor] = {}
+        if attn is None and grad is None and token_gradients is None:
+            raise ValueError("A trace needs attention or gradients; capture with store_attns or store_grads.")
+
+    # -- metadata ---------------------------------------------------------------------------------------
+
+    @property
+    def total_generated_tokens(self) -> int:
+        """Number of generated tokens (every token when the capture had no generated_ids)."""
+        return len(self.token_ids) - self.gen_start
+
+    @property
+    def total_images(self) -> int:
+        """Number of images in the prompt."""
+        return len(self.image_layouts)
+
+    @property
+    def modes(self) -> tuple[str, ...]:
+        """The string modes this trace can map: a subset of ("attn", "grad")."""
+        has_grad = self._grad is not None or self._token_gradients is not None
+        return tuple(m for m, ok in zip(MODES, (self.attn is not None, has_grad), strict=True) if ok)
+
+    @property
+    def token_strings(self) -> list[str]:
+        """Every token as the tokenizer spells it (``convert_ids_to_tokens``), or its id without a processor."""
+        tokenizer = getattr(self.processor, "tokenizer", None)
+        if tokenizer is None:
+            return [str(i) for i in self.token_ids]
+        return [str(t) for t in tokenizer.convert_ids_to_tokens(self.token_ids)]
+
+    @property
+    def image_mask(self) -> list[bool]:
+        """Per position: whether it holds an image token."""
+        return [t == self.image_token_id for t in self.token_ids]
+
+    @property
+    def special_mask(self) -> list[bool]:
+        """Per position: whether it holds a special token (bos, eos, chat markers, image tokens)."""
+        special = {self.image_token_id}
+        tokenizer = getattr(self.processor, "tokenizer", None)
+        if tokenizer is not None:
+            special |= set(getattr(tokenizer, "all_special_ids", []) or [])
+            decoder = getattr(tokenizer, "added_tokens_decoder", {}) or {}
+            special |= {i for i, tok in decoder.items() if getattr(tok, "special", False)}
+        return [t in special for t in self.token_ids]
+
+    @property
+    def text_positions(self) -> list[int]:
+        """Positions that can be mapped with ``align="predicting"``: text tokens whose previous token is text."""
+        text = self._row_of >= 0
+        return [p for p in range(1, len(self.token_ids)) if text[p] and text[p - 1]]
+
+    def grad_ready(self, position: int) -> bool:
+        """Whether the gradient for the token at absolute ``position`` is available without a backward pass."""
+        if self._grad is not None:
+            return True
+        return any(key[0] == position for key in self._grad_rows)
+
+    # -- maps --------------------------------------------------------------------------------------------
+
+    def position(self, token: int | Selector) -> int:
+        """The absolute sequence position of ``token`` (a generated-token index or a Selector).
+
+        Raises:
+            IndexError: the index is outside the generated tokens (or the sequence, for a selector).
+        """
+        if isinstance(token, bool) or not isinstance(token, int):
+            if not callable(token):
+                raise TypeError(f"token must be an int or a Selector, not {type(token).__name__}.")
+            relative = token(self)
+            position = self.gen_start + int(relative)
+            if not 0 <= position < len(self.token_ids):
+                raise IndexError(
+                    f"The selector chose position {position}, outside the sequence of {len(self.token_ids)} tokens."
+                )
+            return position
+        if not 0 <= token < self.total_generated_tokens:
+            raise IndexError(
+                f"Token index {token} is out of range: this trace has {self.total_generated_tokens} generated tokens "
+                f"(0..{self.total_generated_tokens - 1}). Use selectors.AbsoluteIndex(position) for a prompt token."
+            )
+        return self.gen_start + token
+
+    def _row(self, position: int, align: Align) -> int:
+        """Index into the R axis of the query row that explains the token at ``position``."""
+        if self._row_of[position] < 0:
+            raise ValueError(f"Position {position} holds an image token; choose a text token.")
+        if align == "token":
+            return int(self._row_of[position])
+        if align != "predicting":
+            raise ValueError(f"align must be 'predicting' or 'token', not {align!r}.")
+        if position == 0:
+            raise ValueError("The first token is predicted by no query; map it with align='token'.")
+        row = int(self._row_of[position - 1])
+        if row < 0:
+            raise ValueError(
+                f"The token at position {position} is predicted by an image token's query, whose row is not "
+                "captured; map it with align='token'."
+            )
+        return row
+
+    def _cells(self, image_index: int, view: str | None) -> torch.Tensor:
+        """LongTensor [rows, cols] of indices into the I axis for the image's view."""
+        if not 0 <= image_index < self.total_images:
+            raise IndexError(f"image_index {image_index} is out of range: this trace has {self.total_images} image(s).")
+        positions = self.image_layouts[image_index].view(view).positions
+        return self._col_of[positions]
+
+    def _grad_row(self, position: int, row: int) -> torch.Tensor:
+        """Gradient [layers, heads, I] on query ``row`` for the token at ``position``."""
+        if self._grad is not None:
+            return self._grad[:, :, row]
+        if self._token_gradients is None:
+            raise ValueError("This trace holds no gradients: capture with store_grads=True.")
+        key = (position, row)
+        if key not in self._grad_rows:
+            if position == 0:
+                raise ValueError("The first token has no log-probability, so no gradient; choose a later token.")
+            full = self._token_gradients.compute(position)
+            for r in {row, int(self._row_of[position]), int(self._row_of[position - 1])} - {-1}:
+                self._grad_rows[(position, r)] = full[:, :, r].clone()
+        return self._grad_rows[key]
+
+    def _map(self, kind: str, position: int, row: int, cells: torch.Tensor) -> SaliencyMap:
+        if kind == "attn":
+            if self.attn is None:
+                raise ValueError("This trace holds no attention: capture with store_attns=True.")
+            values = self.attn[:, :, row]
+        else:
+            values = self._grad_row(position, row)
+        return SaliencyMap(values[:, :, cells].float())
+
+    def map(
+        self,
+        token: int | Selector,
+        mode: str | Callable[[SaliencyMap, SaliencyMap], SaliencyMap] | None = None,
+        image_index: int = 0,
+        *,
+        align: Align = "predicting",
+        view: str | None = None,
+    ) -> SaliencyMap:
+        """The saliency map of one token over one image: [layers, heads, rows, cols].
+
+        Args:
+            token: index among the generated tokens (0-based), or a Selector (``AbsoluteIndex`` reaches prompt
+                tokens).
+            mode: "attn", "grad", or a TraceTransform ``fn(attn, grad) -> SaliencyMap`` such as ``lib.gradcam``.
+                None: "attn" if attention was stored, else "grad".
+            image_index: which image of the prompt.
+            align: "predicting" uses the query row of the position before the token (the one that produced it);
+                "token" uses the token's own row (the reference library's convention).
+            view: a view of the image's layout by name (default: its main view).
+
+        Raises:
+            IndexError: token or image index out of range.
+            ValueError: the trace lacks the data the mode needs, or the token has no such row.
+        """
+        position = self.position(token)
+        row = self._row(position, align)
+        cells = self._cells(image_index, view)
+        if mode is None:
+            mode = self.modes[0]
+        if isinstance(mode, str):
+            if mode not in MODES:
+                raise ValueError(f"Unknown mode {mode!r}: use 'attn', 'grad' or a TraceTransform fn(attn, grad).")
+            return self._map(mode, position, row, cells)
+        if not callable(mode):
+            raise TypeError(f"mode must be a string or a callable fn(attn, grad), not {type(mode).__name__}.")
+        if self.modes != MODES:
+            raise ValueError(
+                f"{getattr(mode, '__name__', type(mode).__name__)} needs attention and gradients, but this trace "
+                f"holds only {self.modes}: capture with store_attns=True and store_grads=True."
+            )
+        result = mode(self._map("attn", position, row, cells), self._map("grad", position, row, cells))
+        if not isinstance(result, SaliencyMap):
+            raise TypeError(
+                f"The trace transform {getattr(mode, '__name__', mode)!r} returned {type(result).__name__}; "
+                "it must return a SaliencyMap."
+            )
+        return result
+
+    def visualize_tokens(self, return_html: bool = False) -> str | None:
+        """Show the sequence as an HTML token strip (prompt vs generated, image tokens skipped)."""
+        if self.processor is None:
+            raise ValueError("visualize_tokens needs the processor: set trace.processor = processor.")
+        from ..viz import render_token_ids
+
+        return render_token_ids(
+            self.token_ids,
+            self.processor,
+            return_html=return_html,
+            gen_start=self.gen_start,
+            skip_tokens=self.image_token_id,
+            only_number_generated=True,
+        )
+
+    def __repr__(self) -> str:
+        shape = tuple(self.attn.shape[:2]) if self.attn is not None else None
+        return (
+            f"Trace(tokens={len(self.token_ids)}, generated={self.total_generated_tokens}, images={self.total_images}, "
+            f"modes={self.modes}, layers_heads={shape}, gradients={self.gradients!r})"
+        )
+

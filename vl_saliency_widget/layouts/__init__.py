@@ -1,0 +1,29 @@
+"""Image layouts per architecture family, and the registry that picks one by ``config.model_type``."""
+
+from . import gemma, llava, qwen
+from .base import (
+    Box,
+    ImageLayout,
+    LayoutContext,
+    LayoutFn,
+    View,
+    layout_for,
+    processed_pictures,
+    register_layout,
+    register_pictures,
+)
+
+__all__ = [
+    "Box",
+    "ImageLayout",
+    "LayoutContext",
+    "LayoutFn",
+    "View",
+    "gemma",
+    "layout_for",
+    "llava",
+    "processed_pictures",
+    "qwen",
+    "register_layout",
+    "register_pictures",
+]
