@@ -1,0 +1,88 @@
+// Colormaps as 256-entry lookup tables, and values -> RGBA pixels.
+import type { ColormapName } from "./model";
+
+// matplotlib's inferno and viridis sampled at 17 evenly spaced points; the tables interpolate linearly between them.
+const ANCHORS: Record<Exclude<ColormapName, "gray">, string> = {
+  inferno:
+    "000004 0b0724 210c4a 3d0965 57106e 71196e 8a226a a32c61 bc3754 d24644 e45a31 f1731d f98e09 fcac11 f9cb35 f2ea69 fcffa4",
+  viridis:
+    "440154 48186a 472d7b 424086 3b528b 33638d 2c728e 26828e 21918c 1fa088 28ae80 3fbc73 5ec962 84d44b addc30 d8e219 fde725",
+};
+
+export const COLORMAPS: ColormapName[] = ["inferno", "viridis", "gray"];
+
+const tables = new Map<ColormapName, Uint8Array>();
+
+/** RGB lookup table: 256 entries x 3 bytes, from the lowest value (0) to the highest (255). */
+export function lookupTable(name: ColormapName): Uint8Array {
+  const cached = tables.get(name);
+  if (cached) return cached;
+  const table = new Uint8Array(256 * 3);
+  if (name === "gray") {
+    for (let i = 0; i < 256; i++) table.fill(i, i * 3, i * 3 + 3);
+  } else {
+    const anchors = ANCHORS[name]
+      .split(" ")
+      .map((hex) => [0, 2, 4].map((k) => parseInt(hex.slice(k, k + 2), 16)));
+    const last = anchors.length - 1;
+    for (let i = 0; i < 256; i++) {
+      const x = (i / 255) * last;
+      const k = Math.min(Math.floor(x), last - 1);
+      const f = x - k;
+      for (let c = 0; c < 3; c++) {
+        table[i * 3 + c] = Math.round(
+          anchors[k][c] * (1 - f) + anchors[k + 1][c] * f,
+        );
+      }
+    }
+  }
+  tables.set(name, table);
+  return table;
+}
+
+/** [min, max] of the finite values; [0, 0] when there are none. */
+export function valueRange(values: ArrayLike<number>): [number, number] {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (Number.isFinite(v)) {
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+  }
+  return lo <= hi ? [lo, hi] : [0, 0];
+}
+
+/** The table index (0..255) of `value` on the scale [lo, hi]; a flat scale maps to 0, NaN to 0. */
+export function level(value: number, lo: number, hi: number): number {
+  if (!(hi > lo) || !Number.isFinite(value)) return 0;
+  return Math.max(
+    0,
+    Math.min(255, Math.round(((value - lo) / (hi - lo)) * 255)),
+  );
+}
+
+/** Opaque RGBA pixels for `values` on the scale `range`, as ImageData wants them. */
+export function colorize(
+  values: ArrayLike<number>,
+  name: ColormapName,
+  range: [number, number],
+): Uint8ClampedArray<ArrayBuffer> {
+  const table = lookupTable(name);
+  const pixels = new Uint8ClampedArray(values.length * 4);
+  for (let i = 0; i < values.length; i++) {
+    const k = level(values[i], range[0], range[1]) * 3;
+    pixels[i * 4] = table[k];
+    pixels[i * 4 + 1] = table[k + 1];
+    pixels[i * 4 + 2] = table[k + 2];
+    pixels[i * 4 + 3] = 255;
+  }
+  return pixels;
+}
+
+/** CSS colour of table entry `level`. */
+export function cssColor(name: ColormapName, index: number): string {
+  const table = lookupTable(name);
+  return `rgb(${table[index * 3]}, ${table[index * 3 + 1]}, ${table[index * 3 + 2]})`;
+}

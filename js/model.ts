@@ -1,0 +1,91 @@
+// The widget's traits as the view sees them: one typed wrapper over the anywidget model.
+import type { AnyModel } from "@anywidget/types";
+
+/** An array on the wire: raw bytes, element type and shape (see vl_saliency_widget/widget/serialize.py). */
+export interface ArraySpec {
+  data: DataView;
+  dtype: "float32" | "int32" | "uint8";
+  shape: number[];
+}
+
+export interface Picture {
+  png: DataView;
+  width: number;
+  height: number;
+  /** Where the main token grid lies on the picture: [left, top, right, bottom] as fractions of its size. */
+  box: [number, number, number, number];
+}
+
+export interface TokenInfo {
+  strings: string[];
+  special: boolean[];
+  /** Per position: index of the image whose token it holds, or -1 for text. */
+  image_of: ArraySpec;
+  gen_start: number;
+  /** Positions that have a map, in the order of the preview rows. */
+  mappable: ArraySpec;
+  /** Per position: share of attention on the image(s), scaled to [0, 1]. */
+  grounding: ArraySpec;
+}
+
+export interface Previews {
+  /** float32 [mappable, h, w]: the aggregated map of every mappable token. */
+  maps: ArraySpec;
+  /** uint8 [mappable]: 1 where the row of maps is computed. */
+  ready: ArraySpec;
+}
+
+export type Reduction = "mean" | "sum" | "max" | "min";
+export type ColormapName = "inferno" | "viridis" | "gray";
+
+export interface Traits {
+  tokens: TokenInfo;
+  images: Picture[];
+  methods: string[];
+  previews: Previews | Record<string, never>;
+  token: number;
+  mode: string;
+  image_index: number;
+  layer_reduce: Reduction;
+  head_reduce: Reduction;
+  heads: [number, number][];
+  colormap: ColormapName;
+  opacity: number;
+  smooth: boolean;
+  error: string;
+}
+
+export type Model = AnyModel<Traits>;
+
+/** Messages the kernel sends. */
+export type KernelMessage =
+  | {
+      type: "detail";
+      id: number;
+      token: number;
+      mode?: string;
+      image_index?: number;
+      error?: string;
+      detail?: { buffer: number; dtype: ArraySpec["dtype"]; shape: number[] };
+    }
+  | { type: "progress"; done: number; total: number };
+
+/** Set traits and send them to the kernel in one go. */
+export function update(model: Model, changes: Partial<Traits>): void {
+  for (const [key, value] of Object.entries(changes)) {
+    model.set(key as keyof Traits, value as Traits[keyof Traits]);
+  }
+  model.save_changes();
+}
+
+/** Call `callback` when any of `names` changes; returns the function that stops listening. */
+export function onChange(
+  model: Model,
+  names: (keyof Traits)[],
+  callback: () => void,
+): () => void {
+  for (const name of names) model.on(`change:${name}`, callback);
+  return () => {
+    for (const name of names) model.off(`change:${name}`, callback);
+  };
+}

@@ -1,0 +1,5 @@
+"""The JupyterLab widget: ``display(SaliencyWidget(trace))``."""
+
+from .saliency import SaliencyWidget
+
+__all__ = ["SaliencyWidget"]

@@ -1,0 +1,381 @@
+"""SaliencyWidget: where the model looked, token by token, as a live JupyterLab view of a Trace."""
+
+from __future__ import annotations
+
+import html
+import json
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+import anywidget
+import numpy as np
+import torch
+import traitlets as t
+
+from ..core.map import SaliencyMap
+from ..lib import agcam, gradcam
+from ..selectors import AbsoluteIndex
+from .serialize import encode_array, encode_picture, pack_message, to_json_state
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+    from ..core.trace import Trace
+    from ..transforms.layers import Reduction
+
+TraceTransform = Callable[[SaliencyMap, SaliencyMap], SaliencyMap]
+Method = str | TraceTransform
+
+STATIC = Path(__file__).parent / "static"
+REDUCTIONS = ("mean", "sum", "max", "min")
+COLORMAPS = ("inferno", "viridis", "gray")
+DETAIL_CACHE_SIZE = 16
+"""How many per-token [layers, heads, h, w] maps the widget keeps, most recently shown first."""
+
+_MISSING_BUNDLE = f"""
+export default {{ render({{ el }}) {{
+  el.textContent = "The saliency widget's front end is not built ({STATIC / "widget.js"} is missing): "
+    + "run `npm ci && npm run build` in the repository root, or reinstall with `pip install .`.";
+}} }};
+"""
+
+
+def _bundle(name: str) -> Path | str:
+    path = STATIC / name
+    return path if path.is_file() else (_MISSING_BUNDLE if name.endswith(".js") else "")
+
+
+def _builtin_methods(modes: Sequence[str]) -> dict[str, Method]:
+    """The method menu a trace supports: its string modes, and the trace transforms when it has both."""
+    methods: dict[str, Method] = {mode: mode for mode in modes}
+    if "attn" in modes and "grad" in modes:
+        methods |= {"gradcam": gradcam, "agcam": agcam}
+    return methods
+
+
+def _describe(error: BaseException) -> str:
+    """One line for the widget's error banner."""
+    return f"{type(error).__name__}: {error}"
+
+
+class SaliencyWidget(anywidget.AnyWidget):  # type: ignore[misc]
+    """Token strip, heatmap over the image, layers x heads grid and method controls for one Trace.
+
+    ``display(SaliencyWidget(trace))`` in JupyterLab. Selecting a token (click, arrow keys, or ``w.token = pos``)
+    computes ``trace.map(AbsoluteIndex(pos), mode, image_index)``, applies ``pipeline`` and shows the result;
+    ``w.map`` is the map on screen. Hovering a token shows its aggregated map at once from ``previews``, computed
+    for every token when the method, pipeline, aggregation or image changes.
+
+    Args:
+        trace: what ``SaliencyExtractor.capture`` returned.
+        image: the picture(s) to draw under the maps; default: the trace's own ``trace.images``.
+        mode: the method to start with: "attn", "grad", "gradcam", "agcam", a key of ``methods``, or a trace
+            transform ``fn(attn, grad) -> SaliencyMap`` (added to the menu under its ``__name__``).
+        pipeline: a transform applied to every [layers, heads, h, w] map before it is shown, e.g.
+            ``T.abs() >> T.normalize()``.
+        methods: extra trace transforms for the method menu, by name.
+        token: absolute position to select first; default: the first generated token.
+
+    Traits synced with the view: ``token`` (absolute position), ``mode``, ``image_index``, ``layer_reduce``,
+    ``head_reduce``, ``heads`` ([[layer, head], ...] shown alone and averaged; empty: the aggregate),
+    ``colormap``, ``opacity``, ``smooth``, ``error``.
+    """
+
+    _esm = _bundle("widget.js")
+    _css = _bundle("widget.css")
+
+    tokens = t.Dict().tag(sync=True)
+    images: t.List[dict[str, Any]] = t.List().tag(sync=True)
+    methods = t.List(t.Unicode()).tag(sync=True)
+    previews = t.Dict().tag(sync=True)
+    token = t.Int(0).tag(sync=True)
+    mode = t.Unicode("attn").tag(sync=True)
+    image_index = t.Int(0).tag(sync=True)
+    layer_reduce = t.Enum(REDUCTIONS, "mean").tag(sync=True)
+    head_reduce = t.Enum(REDUCTIONS, "mean").tag(sync=True)
+    heads = t.List(t.List(t.Int(), minlen=2, maxlen=2)).tag(sync=True)
+    colormap = t.Enum(COLORMAPS, "inferno").tag(sync=True)
+    opacity = t.Float(0.6, min=0.0, max=1.0).tag(sync=True)
+    smooth = t.Bool(True).tag(sync=True)
+    error = t.Unicode("").tag(sync=True)
+    pipeline = t.Any(None)
+
+    def __init__(
+        self,
+        trace: Trace,
+        image: Image | Sequence[Image] | None = None,
+        *,
+        mode: Method | None = None,
+        pipeline: Callable[[SaliencyMap], SaliencyMap] | None = None,
+        methods: Mapping[str, TraceTransform] | None = None,
+        token: int | None = None,
+        **traits: Any,
+    ) -> None:
+        self.trace = trace
+        self._live = False
+        self._methods: dict[str, Method] = _builtin_methods(trace.modes) | dict(methods or {})
+        if mode is not None and not isinstance(mode, str):
+            self._methods[getattr(mode, "__name__", "custom")] = mode
+            mode = getattr(mode, "__name__", "custom")
+        mappable = trace.text_positions
+        if not mappable:
+            raise ValueError("This trace has no token that can be mapped (no text token follows a text token).")
+        first = token if token is not None else next((p for p in mappable if p >= trace.gen_start), mappable[0])
+        self._request_id = 0
+        self._cache: OrderedDict[int, SaliencyMap] = OrderedDict()
+        self._preview_maps = np.zeros((len(mappable), 0, 0), dtype=np.float32)
+        self._preview_ready = np.zeros(len(mappable), dtype=np.uint8)
+        self._preview_row = {position: row for row, position in enumerate(mappable)}
+        pictures = [image] if image is not None and not isinstance(image, Sequence) else image
+        super().__init__(
+            tokens=self._token_strip(trace),
+            images=[self._picture(trace, i, pictures) for i in range(trace.total_images)],
+            methods=list(self._methods),
+            mode=mode if mode is not None else next(iter(self._methods)),
+            pipeline=pipeline,
+            token=first,
+            **traits,
+        )
+        self._live = True
+        self._refresh_previews()
+        self.on_msg(self._on_message)
+
+    # -- what the view is told once ----------------------------------------------------------------------
+
+    @staticmethod
+    def _token_strip(trace: Trace) -> dict[str, Any]:
+        """Token strings, kinds and grounding: how much each text token attends to the image(s), in [0, 1]."""
+        image_of = np.full(len(trace.token_ids), -1, dtype=np.int32)
+        for index, layout in enumerate(trace.image_layouts):
+            image_of[layout.positions.numpy()] = index
+        grounding = np.zeros(len(trace.token_ids), dtype=np.float32)
+        if "attn" in trace.modes:
+            for position in trace.text_positions:
+                grounding[position] = sum(
+                    float(trace.map(AbsoluteIndex(position), mode="attn", image_index=i).tensor().mean((0, 1)).sum())
+                    for i in range(trace.total_images)
+                )
+            grounding /= max(float(grounding.max()), 1e-12)
+        return {
+            "strings": trace.token_strings,
+            "special": trace.special_mask,
+            "image_of": encode_array(image_of),
+            "gen_start": trace.gen_start,
+            "mappable": encode_array(np.asarray(trace.text_positions, dtype=np.int32)),
+            "grounding": encode_array(grounding),
+        }
+
+    @staticmethod
+    def _picture(trace: Trace, index: int, pictures: Sequence[Image] | None) -> dict[str, Any]:
+        """The picture under image ``index`` and where its main token grid lies on it, as fractions."""
+        layout = trace.image_layouts[index]
+        picture = pictures[index] if pictures is not None else trace.images[index]
+        width, height = layout.size
+        left, top, right, bottom = layout.view().box
+        return encode_picture(picture) | {"box": [left / width, top / height, right / width, bottom / height]}
+
+    # -- maps --------------------------------------------------------------------------------------------
+
+    def _compute(self, position: int) -> SaliencyMap:
+        """The [layers, heads, h, w] map of the token at ``position`` for the current method and pipeline."""
+        smap = self.trace.map(AbsoluteIndex(position), mode=self._methods[self.mode], image_index=self.image_index)
+        if self.pipeline is not None:
+            smap = smap >> self.pipeline
+        if not isinstance(smap, SaliencyMap) or smap.tensor().dim() != 4:
+            raise TypeError(
+                f"The pipeline returned {type(smap).__name__}; it must return a SaliencyMap [layers, heads, h, w]."
+            )
+        return smap
+
+    def _detail(self, position: int) -> SaliencyMap:
+        """``_compute(position)``, through a small cache that the method, pipeline and image reset."""
+        if position in self._cache:
+            self._cache.move_to_end(position)
+            return self._cache[position]
+        smap = self._cache[position] = self._compute(position)
+        if len(self._cache) > DETAIL_CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return smap
+
+    def _reduced(self, smap: SaliencyMap) -> SaliencyMap:
+        """``smap`` reduced over layers and heads as the controls say: [1, 1, h, w]."""
+        return smap.agg(cast("Reduction", self.layer_reduce), cast("Reduction", self.head_reduce))
+
+    def _aggregate(self, smap: SaliencyMap) -> np.ndarray:
+        """float32 [h, w]: ``smap`` reduced over layers and heads as the controls say."""
+        return self._reduced(smap).numpy()[0, 0].astype(np.float32)
+
+    def _ready(self, position: int) -> bool:
+        """Whether the current method can map ``position`` without a backward pass."""
+        return self.mode == "attn" or self.trace.grad_ready(position)
+
+    @property
+    def map(self) -> SaliencyMap:
+        """The map on screen, [1, 1, h, w]: the selected heads averaged, or the aggregate of all of them."""
+        smap = self._detail(self.token)
+        if not self.heads:
+            return self._reduced(smap)
+        values = smap.tensor()
+        return SaliencyMap(torch.stack([values[layer, head] for layer, head in self.heads]).mean(0)[None, None])
+
+    # -- previews: the aggregated map of every token, in one buffer --------------------------------------
+
+    def _refresh_previews(self) -> None:
+        """Recompute the aggregated map of every token that is ready, and send them in one buffer."""
+        self._preview_ready[:] = 0
+        try:
+            for position in self._preview_row:
+                if self._ready(position):
+                    self._store_preview(position, self._aggregate(self._compute(position)), publish=False)
+        except Exception as error:
+            self.error = _describe(error)
+        self._publish_previews()
+
+    def _store_preview(self, position: int, values: np.ndarray, *, publish: bool = True) -> None:
+        """Keep ``values`` [h, w] as the preview of ``position``; a new map size reallocates and republishes."""
+        if self._preview_maps.shape[1:] != values.shape:
+            self._preview_maps = np.zeros((len(self._preview_row), *values.shape), dtype=np.float32)
+            self._preview_ready[:] = 0
+            publish = True
+        row = self._preview_row[position]
+        self._preview_maps[row] = values
+        self._preview_ready[row] = 1
+        if publish:
+            self._publish_previews()
+
+    def _publish_previews(self) -> None:
+        """Send every preview: ``maps`` float32 [tokens, h, w] in ``tokens["mappable"]`` order, ``ready`` uint8."""
+        self.previews = {
+            "maps": encode_array(self._preview_maps.copy()),
+            "ready": encode_array(self._preview_ready.copy()),
+        }
+
+    def compute_all(self) -> None:
+        """Compute the map of every token the current method has not computed yet (one backward pass each).
+
+        The view shows the progress and then every preview.
+        """
+        todo = [p for p in self._preview_row if not self._preview_ready[self._preview_row[p]]]
+        try:
+            for done, position in enumerate(todo, start=1):
+                self._store_preview(position, self._aggregate(self._compute(position)), publish=False)
+                self.send({"type": "progress", "done": done, "total": len(todo)})
+        except Exception as error:
+            self.error = _describe(error)
+        self._publish_previews()
+
+    # -- selection and the kernel round trip -------------------------------------------------------------
+
+    def _send_detail(self) -> None:
+        """Send the [layers, heads, h, w] map of the selected token, answering request ``_request_id``.
+
+        Request id 0 marks an update that Python started (``w.token = ...``, ``w.pipeline = ...``).
+        """
+        header = {
+            "type": "detail",
+            "id": self._request_id,
+            "token": self.token,
+            "mode": self.mode,
+            "image_index": self.image_index,
+        }
+        try:
+            smap = self._detail(self.token)
+            if not self._preview_ready[self._preview_row[self.token]]:
+                self._store_preview(self.token, self._aggregate(smap))
+        except Exception as error:
+            self.error = _describe(error)
+            self.send(header | {"error": self.error})
+            return
+        content, buffers = pack_message(header | {"detail": encode_array(smap.numpy().astype(np.float32))})
+        self.send(content, buffers=buffers)
+
+    def _on_message(self, _widget: object, content: dict[str, Any], _buffers: list[bytes]) -> None:
+        if content.get("type") == "select":
+            self._request_id = int(content["id"])
+            try:
+                if int(content["token"]) == self.token:
+                    self.error = ""
+                    self._send_detail()
+                else:
+                    self.token = int(content["token"])
+            except t.TraitError as error:
+                self.send({"type": "detail", "id": self._request_id, "token": self.token, "error": str(error)})
+            finally:
+                self._request_id = 0
+        elif content.get("type") == "compute_all":
+            self.compute_all()
+
+    @t.validate("token")
+    def _valid_token(self, proposal: dict[str, Any]) -> int:
+        position = int(proposal["value"])
+        if position not in self._preview_row:
+            raise t.TraitError(
+                f"Position {position} cannot be mapped: choose one of trace.text_positions "
+                f"({min(self._preview_row)}..{max(self._preview_row)}, text tokens that follow a text token)."
+            )
+        return position
+
+    @t.validate("mode")
+    def _valid_mode(self, proposal: dict[str, Any]) -> str:
+        if proposal["value"] not in self._methods:
+            raise t.TraitError(f"Unknown method {proposal['value']!r}: choose one of {list(self._methods)}.")
+        return str(proposal["value"])
+
+    @t.validate("image_index")
+    def _valid_image(self, proposal: dict[str, Any]) -> int:
+        if not 0 <= proposal["value"] < self.trace.total_images:
+            raise t.TraitError(f"image_index must be in 0..{self.trace.total_images - 1}.")
+        return int(proposal["value"])
+
+    @t.observe("token")
+    def _on_token(self, _change: dict[str, Any]) -> None:
+        if self._live:
+            self.error = ""
+            self._send_detail()
+
+    @t.observe("mode", "image_index", "pipeline")
+    def _on_method(self, _change: dict[str, Any]) -> None:
+        if not self._live:
+            return
+        self._cache.clear()
+        self.error = ""
+        self.heads = []
+        self._refresh_previews()
+        self._send_detail()
+
+    @t.observe("layer_reduce", "head_reduce")
+    def _on_reduce(self, _change: dict[str, Any]) -> None:
+        if not self._live:
+            return
+        self.error = ""
+        self._refresh_previews()
+
+    # -- export ------------------------------------------------------------------------------------------
+
+    def to_html(self, path: str | Path, *, title: str = "Saliency") -> Path:
+        """Write one self-contained HTML file (bundle, styles and data inlined; no network needed).
+
+        Hovering and clicking tokens still switch the aggregated maps; the layers x heads grid needs a kernel.
+        Returns the path written.
+        """
+        script, styles = STATIC / "standalone.js", STATIC / "widget.css"
+        if not script.is_file():
+            raise FileNotFoundError(f"{script} is missing: build the front end with `npm ci && npm run build`.")
+        state = json.dumps(to_json_state(self.get_state(list(SaliencyWidget.class_own_traits(sync=True)))))
+        state = state.replace("<", "\\u003c")
+        inline_script = script.read_text().replace("</script", "<\\/script")
+        page = (
+            "<!doctype html>\n<html><head><meta charset='utf-8'>"
+            f"<title>{html.escape(title)}</title><style>{styles.read_text()}</style></head>\n"
+            "<body><div id='saliency-widget'></div>\n"
+            f"<script type='application/json' id='saliency-state'>{state}</script>\n"
+            f"<script>{inline_script}</script>\n"
+            "<script>VLSaliencyWidget.mount(document.getElementById('saliency-widget'), "
+            "JSON.parse(document.getElementById('saliency-state').textContent));</script>\n"
+            "</body></html>\n"
+        )
+        target = Path(path)
+        target.write_text(page, encoding="utf-8")
+        return target
