@@ -17,7 +17,9 @@ from matplotlib.figure import Figure
 
 from vl_saliency_widget import SaliencyMap
 from vl_saliency_widget.transforms import TraceTransform
-from vl_saliency_widget.testing import TINY_ARCHITECTURES, tiny_image, tiny_inputs, tiny_vlm
+from vl_saliency_widget.testing import tiny_image, tiny_inputs, tiny_vlm
+
+from .core.conftest import CAPTURED
 
 matplotlib.use("Agg")
 
@@ -38,7 +40,7 @@ def readme_examples() -> list[str]:
     return examples
 
 
-@pytest.mark.parametrize("name", TINY_ARCHITECTURES)
+@pytest.mark.parametrize("name", CAPTURED)
 def test_readme_examples_run_verbatim(name: str) -> None:
     import torch
 

@@ -15,7 +15,7 @@ def full_inputs(case: Case, model_type: str) -> dict[str, torch.Tensor]:
     ids = case.generated
     prompt_len = case.inputs["input_ids"].shape[1]
     new = ids.shape[1] - prompt_len
-    out = {k: v for k, v in case.inputs.items() if k != "input_ids"}
+    out = {k: v for k, v in case.inputs.items() if k not in ("input_ids", "labels")}
     out["input_ids"] = ids
     out["attention_mask"] = torch.ones_like(ids)
     if "token_type_ids" in out:

@@ -113,3 +113,10 @@ def test_image_position_and_first_token(attn_only) -> None:  # type: ignore[no-u
 def test_selector_matching_nothing(attn_only) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ValueError, match=r"zzzz"):
         attn_only.map(ReSelector("zzzz"))
+
+
+def test_generated_image_placeholder_is_refused(qwen: Case) -> None:
+    image_id = qwen.model.config.image_token_id
+    generated = torch.cat([qwen.generated, torch.tensor([[image_id]])], dim=1)
+    with pytest.raises(ValueError, match=r"suppress_tokens"):
+        SaliencyExtractor(qwen.model, qwen.processor).capture(**qwen.inputs, generated_ids=generated)

@@ -124,6 +124,11 @@ class SaliencyExtractor:
                 "generated_ids do not start with input_ids: pass the full output of model.generate(**inputs) "
                 "for the same inputs (decoder-only models return the prompt followed by the answer)."
             )
+        if bool((ids[0, prompt_len:] == self.image_token_id).any()):
+            raise ValueError(
+                f"The generated tokens contain the image placeholder (id {self.image_token_id}), which the model "
+                "cannot take back as input. Generate with suppress_tokens=[image_token_id] (or bad_words_ids)."
+            )
         if inputs.get("pixel_values") is None:
             raise ValueError("The inputs hold no image (no pixel_values): saliency maps need an image in the prompt.")
         gen_start = prompt_len if ids.shape[1] > prompt_len else 0
@@ -193,19 +198,23 @@ class SaliencyExtractor:
         Tensors are copied, so inputs made under ``torch.inference_mode`` can enter the autograd graph.
         """
         device = _input_device(self.model)
-        kwargs = {k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in inputs.items()}
+        # labels (PaliGemma's processor returns them) are training targets, not inputs of this pass.
+        kwargs = {k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in inputs.items() if k != "labels"}
         if kwargs.get("attention_mask") is None:
             kwargs["attention_mask"] = torch.ones(1, prompt_len, dtype=torch.long)
         new = ids.shape[1] - prompt_len
-        if new:
-            per_token = {k: v for k, v in kwargs.items() if isinstance(v, torch.Tensor) and v.shape == (1, prompt_len)}
+        per_token = {k: v for k, v in kwargs.items() if isinstance(v, torch.Tensor) and v.shape == (1, prompt_len)}
+        if new and per_token:
             extend = getattr(self.model, "_update_model_kwargs_for_generation", None)
-            if extend is not None:
-                per_token = extend(outputs={}, model_kwargs=per_token, is_encoder_decoder=False, num_new_tokens=new)
-            kwargs.update(per_token)
-            for key, value in per_token.items():
-                if isinstance(value, torch.Tensor) and value.shape[-1] != ids.shape[1]:
+            if extend is None:
+                raise TypeError(f"{type(self.model).__name__} is not a generative model (no GenerationMixin).")
+            # Generation appends one value per step; learn each tensor's value from a one-step update.
+            step = extend(outputs={}, model_kwargs=dict(per_token), is_encoder_decoder=False, num_new_tokens=1)
+            for key, prompt_part in per_token.items():
+                grown = step.get(key)
+                if not isinstance(grown, torch.Tensor) or grown.shape != (1, prompt_len + 1):
                     raise ValueError(f"Could not extend the processor output {key!r} to the generated tokens.")
+                kwargs[key] = torch.cat([prompt_part, grown[:, -1:].repeat(1, new)], dim=1)
         kwargs["input_ids"] = ids.clone()
         kwargs["use_cache"] = False
         kwargs["return_dict"] = True

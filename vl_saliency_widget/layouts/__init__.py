@@ -11,6 +11,7 @@ from .base import (
     processed_pictures,
     register_layout,
     register_pictures,
+    registered_model_types,
 )
 
 __all__ = [
@@ -26,4 +27,5 @@ __all__ = [
     "qwen",
     "register_layout",
     "register_pictures",
+    "registered_model_types",
 ]

@@ -125,6 +125,11 @@ def register_layout(model_type: str, fn: LayoutFn) -> None:
     _REGISTRY[model_type] = fn
 
 
+def registered_model_types() -> list[str]:
+    """The model types a layout is registered for."""
+    return sorted(_REGISTRY)
+
+
 def layout_for(config: Any) -> LayoutFn:
     """The layout function registered for ``config.model_type``.
 
@@ -134,7 +139,7 @@ def layout_for(config: Any) -> LayoutFn:
     model_type = getattr(config, "model_type", None)
     if model_type not in _REGISTRY:
         raise NotImplementedError(
-            f"No image layout is known for model_type {model_type!r} (known: {sorted(_REGISTRY)}). Describe where its "
+            f"No image layout is known for model_type {model_type!r} (known: {registered_model_types()}). Describe where its "
             "image tokens sit with vl_saliency_widget.layouts.register_layout(model_type, fn), where fn(ctx) returns one "
             "ImageLayout per image whose views give the [rows, cols] sequence positions of each grid."
         )
