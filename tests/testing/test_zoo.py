@@ -1,0 +1,226 @@
+"""The tiny model zoo builds real transformers models and processors that run end to end, offline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+import torch
+from transformers import (
+    BatchFeature,
+    Gemma3ForConditionalGeneration,
+    Gemma3Processor,
+    GemmaTokenizer,
+    LlamaTokenizer,
+    LlavaForConditionalGeneration,
+    LlavaNextForConditionalGeneration,
+    LlavaNextProcessor,
+    LlavaProcessor,
+    PaliGemmaForConditionalGeneration,
+    PaliGemmaProcessor,
+    PreTrainedModel,
+    ProcessorMixin,
+    Qwen2_5_VLForConditionalGeneration,
+    Qwen2_5_VLProcessor,
+    Qwen2Tokenizer,
+    Qwen2VLForConditionalGeneration,
+    Qwen2VLProcessor,
+)
+
+from vl_saliency_widget.testing import EXTRA_ARCHITECTURES, TINY_ARCHITECTURES, tiny_image, tiny_inputs, tiny_vlm
+
+EXPECTED_CLASSES = {
+    "gemma3": (Gemma3ForConditionalGeneration, Gemma3Processor, GemmaTokenizer),
+    "paligemma": (PaliGemmaForConditionalGeneration, PaliGemmaProcessor, GemmaTokenizer),
+    "llava": (LlavaForConditionalGeneration, LlavaProcessor, LlamaTokenizer),
+    "llava_next": (LlavaNextForConditionalGeneration, LlavaNextProcessor, LlamaTokenizer),
+    "qwen2_vl": (Qwen2VLForConditionalGeneration, Qwen2VLProcessor, Qwen2Tokenizer),
+    "qwen2_5_vl": (Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLProcessor, Qwen2Tokenizer),
+}
+
+DEFAULT_IMAGE_TOKENS = {
+    "gemma3": 4 * 4,
+    "paligemma": 4 * 4,
+    "llava": 8 * 8,
+    "llava_next": 4 * 4 + 6 * (8 + 1),  # base view, then 2 x 2 tiles of 4 x 4 unpadded to 6 rows of 8 plus a newline
+    "qwen2_vl": 4 * 6,
+    "qwen2_5_vl": 4 * 6,
+}
+"""Image tokens for the default example picture (84 x 56 px): rows x cols of each view."""
+
+NEIGHBOURS = {
+    "gemma3": ("<start_of_image>", "<end_of_image>"),
+    "paligemma": (None, "<bos>"),
+    "llava": ("▁", "\n"),
+    "llava_next": ("▁", "\n"),
+    "qwen2_vl": ("<|vision_start|>", "<|vision_end|>"),
+    "qwen2_5_vl": ("<|vision_start|>", "<|vision_end|>"),
+}
+"""The token just before and just after each block of image tokens (None: the block starts the sequence)."""
+
+
+@dataclass
+class Zoo:
+    name: str
+    model: PreTrainedModel
+    processor: ProcessorMixin
+    inputs: BatchFeature
+
+
+ZOO = (*TINY_ARCHITECTURES, *EXTRA_ARCHITECTURES)
+
+
+@pytest.fixture(params=ZOO, scope="module")
+def zoo(request: pytest.FixtureRequest) -> Zoo:
+    model, processor = tiny_vlm(request.param)
+    return Zoo(request.param, model, processor, tiny_inputs(request.param, processor))
+
+
+def image_token_count(zoo: Zoo, input_ids: torch.Tensor) -> int:
+    return int((input_ids == zoo.model.config.image_token_id).sum())
+
+
+def expected_tokens_per_image(zoo: Zoo, inputs: BatchFeature) -> list[int]:
+    """Image tokens per image as the config and processor outputs define them, never counted from input_ids."""
+    config = zoo.model.config
+    vision = config.vision_config
+    if zoo.name == "gemma3":
+        return [config.mm_tokens_per_image] * len(inputs["pixel_values"])
+    if zoo.name in ("paligemma", "llava"):  # one token per patch; LLaVA drops CLS with the "default" strategy
+        return [(vision.image_size // vision.patch_size) ** 2] * len(inputs["pixel_values"])
+    if zoo.name == "llava_next":  # the processor's count from the original sizes, as vLLM asks for it
+        return zoo.processor._get_num_multimodal_tokens(image_sizes=inputs["image_sizes"].tolist()).num_image_tokens
+    return (inputs["image_grid_thw"].prod(-1) // vision.spatial_merge_size**2).tolist()
+
+
+def image_feature_rows(zoo: Zoo, inputs: BatchFeature) -> int:
+    """How many image embeddings the model's own vision path makes for these inputs."""
+    vision_inputs = {key: inputs[key] for key in ("pixel_values", "image_grid_thw", "image_sizes") if key in inputs}
+    with torch.no_grad():
+        features = zoo.model.get_image_features(**vision_inputs).pooler_output
+    if isinstance(features, torch.Tensor):
+        return features.shape[0] * features.shape[1]
+    return sum(feature.shape[0] for feature in features)
+
+
+def test_builds_the_real_classes(zoo: Zoo) -> None:
+    model_class, processor_class, tokenizer_class = EXPECTED_CLASSES[zoo.name]
+    assert type(zoo.model) is model_class
+    assert type(zoo.processor) is processor_class
+    assert type(zoo.processor.tokenizer) is tokenizer_class
+    assert zoo.model.config.model_type == zoo.name
+    assert not zoo.model.training
+    assert zoo.model.get_input_embeddings().num_embeddings == len(zoo.processor.tokenizer)
+
+
+def test_the_zoo_lists_each_architecture_once() -> None:
+    assert set(EXPECTED_CLASSES) == set(ZOO)
+    assert len(ZOO) == len(set(ZOO))
+    assert {"gemma3", "paligemma", "llava", "qwen2_vl", "qwen2_5_vl"} <= set(TINY_ARCHITECTURES)
+
+
+def test_attention_is_the_from_pretrained_default(zoo: Zoo) -> None:
+    config = zoo.model.config
+    assert config._attn_implementation == "sdpa"
+    assert config.get_text_config()._attn_implementation == "sdpa"
+    assert config.vision_config._attn_implementation == "sdpa"
+
+
+def test_chat_template_inputs_run_forward_and_generate(zoo: Zoo) -> None:
+    input_ids = zoo.inputs["input_ids"]
+    with torch.no_grad():
+        logits = zoo.model(**zoo.inputs).logits
+        generated = zoo.model.generate(**zoo.inputs, max_new_tokens=3, min_new_tokens=3, do_sample=False)
+    assert logits.shape == (1, input_ids.shape[1], len(zoo.processor.tokenizer))
+    assert torch.isfinite(logits).all()
+    assert generated.shape == (1, input_ids.shape[1] + 3)
+    assert torch.equal(generated[:, : input_ids.shape[1]], input_ids)
+
+
+def test_image_tokens_match_config_and_image_features(zoo: Zoo) -> None:
+    input_ids = zoo.inputs["input_ids"]
+    expected = DEFAULT_IMAGE_TOKENS[zoo.name]
+    assert expected_tokens_per_image(zoo, zoo.inputs) == [expected]
+    assert image_token_count(zoo, input_ids) == expected
+    assert image_feature_rows(zoo, zoo.inputs) == expected
+
+
+@pytest.mark.parametrize("name", ["qwen2_vl", "qwen2_5_vl"])
+def test_qwen_default_picture_gives_a_non_square_grid(name: str) -> None:
+    model, processor = tiny_vlm(name)
+    merge = model.config.vision_config.spatial_merge_size
+    assert tiny_inputs(name, processor)["image_grid_thw"].tolist() == [[1, 4 * merge, 6 * merge]]
+
+
+def test_image_tokens_form_one_block_between_their_delimiters(zoo: Zoo) -> None:
+    ids = zoo.inputs["input_ids"][0]
+    positions = (ids == zoo.model.config.image_token_id).nonzero().flatten()
+    first, last = int(positions[0]), int(positions[-1])
+    assert last - first + 1 == len(positions)
+    tokens = zoo.processor.tokenizer.convert_ids_to_tokens(ids.tolist())
+    before, after = NEIGHBOURS[zoo.name]
+    assert (tokens[first - 1] if first > 0 else None) == before
+    assert tokens[last + 1] == after
+
+
+def test_plain_processor_call_with_the_image_placeholder(zoo: Zoo) -> None:
+    image = tiny_image(seed=3)
+    inputs = zoo.processor(
+        text=f"{zoo.processor.image_token}What color is the circle?", images=image, return_tensors="pt"
+    )
+    assert image_token_count(zoo, inputs["input_ids"]) == sum(expected_tokens_per_image(zoo, inputs))
+    with torch.no_grad():
+        logits = zoo.model(**inputs).logits
+    assert logits.shape[:2] == inputs["input_ids"].shape
+
+
+def test_two_images_in_one_prompt(zoo: Zoo) -> None:
+    images = [tiny_image(seed=1), tiny_image(seed=2, size=(40, 60))]
+    inputs = tiny_inputs(zoo.name, zoo.processor, images=images, prompt="Describe the image.")
+    per_image = expected_tokens_per_image(zoo, inputs)
+    assert len(per_image) == 2
+    assert image_token_count(zoo, inputs["input_ids"]) == sum(per_image) == image_feature_rows(zoo, inputs)
+    with torch.no_grad():
+        generated = zoo.model.generate(**inputs, max_new_tokens=3, min_new_tokens=3, do_sample=False)
+    assert generated.shape[1] == inputs["input_ids"].shape[1] + 3
+
+
+def test_image_features_depend_on_the_pixels(zoo: Zoo) -> None:
+    first = tiny_inputs(zoo.name, zoo.processor, images=[tiny_image(seed=1)])
+    second = tiny_inputs(zoo.name, zoo.processor, images=[tiny_image(seed=2)])
+    assert torch.equal(first["input_ids"], second["input_ids"])
+    assert not torch.equal(first["pixel_values"], second["pixel_values"])
+    with torch.no_grad():
+        logits = [zoo.model(**inputs).logits[0, -1] for inputs in (first, second)]
+    assert not torch.allclose(logits[0], logits[1], rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ZOO)
+def test_same_seed_same_weights_other_seed_other_weights(name: str) -> None:
+    global_state = torch.random.get_rng_state()
+    first, _ = tiny_vlm(name, seed=0)
+    again, _ = tiny_vlm(name, seed=0)
+    other, _ = tiny_vlm(name, seed=1)
+    assert torch.equal(torch.random.get_rng_state(), global_state)
+    assert first is not again
+    first_state, again_state, other_state = first.state_dict(), again.state_dict(), other.state_dict()
+    assert all(torch.equal(first_state[key], again_state[key]) for key in first_state)
+    assert any(not torch.equal(first_state[key], other_state[key]) for key in first_state)
+
+
+def test_unknown_name_lists_the_known_ones() -> None:
+    with pytest.raises(ValueError, match="qwen2_vl") as error:
+        tiny_vlm("gpt2")
+    assert "gpt2" in str(error.value)
+    assert all(name in str(error.value) for name in ZOO)
+
+
+def test_tiny_image_is_deterministic_and_sized() -> None:
+    image = tiny_image(seed=4, size=(50, 30))
+    assert image.mode == "RGB"
+    assert image.size == (50, 30)
+    assert image.tobytes() == tiny_image(seed=4, size=(50, 30)).tobytes()
+    assert image.tobytes() != tiny_image(seed=5, size=(50, 30)).tobytes()
+    assert len(np.unique(np.asarray(image).reshape(-1, 3), axis=0)) >= 4  # background and three shapes
+    assert tiny_image().size == (84, 56)

@@ -1,0 +1,481 @@
+"""A zoo of tiny random-weight vision-language models with their real Hugging Face processors, built offline.
+
+Each entry is the ``*ForConditionalGeneration`` class a user loads, with the processor class and image processor of
+that model, a chat template in the style of the hub model's, and a small word-level tokenizer of the model's own
+tokenizer class (see :mod:`.tokenizer`). Only the sizes are tiny: 2 text layers of width 64 with 4 query heads over
+2 key/value heads (16 channels each), 2 vision layers of width 32, and a few dozen image tokens per image.
+
+Adding an architecture is one ``_Recipe`` in ``_RECIPES``: a function that returns the config and the processor, the
+model class, and the size of the example picture.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+import torch
+import transformers
+from PIL import Image
+from transformers import (
+    BatchFeature,
+    Gemma3Config,
+    Gemma3ForConditionalGeneration,
+    Gemma3Processor,
+    GemmaTokenizer,
+    LlamaTokenizer,
+    LlavaConfig,
+    LlavaForConditionalGeneration,
+    LlavaNextConfig,
+    LlavaNextForConditionalGeneration,
+    LlavaNextProcessor,
+    LlavaProcessor,
+    PaliGemmaConfig,
+    PaliGemmaForConditionalGeneration,
+    PaliGemmaProcessor,
+    PreTrainedConfig,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+    ProcessorMixin,
+    Qwen2_5_VLConfig,
+    Qwen2_5_VLForConditionalGeneration,
+    Qwen2_5_VLProcessor,
+    Qwen2Tokenizer,
+    Qwen2VLConfig,
+    Qwen2VLForConditionalGeneration,
+    Qwen2VLProcessor,
+)
+from transformers.image_processing_utils import BaseImageProcessor
+from transformers.utils import is_torchvision_available
+
+from .images import tiny_image
+from .tokenizer import build_tokenizer
+
+_TEXT = {
+    "hidden_size": 64,
+    "intermediate_size": 128,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "head_dim": 16,
+}
+"""Text decoder sizes shared by every entry: grouped-query attention, 2 query heads per key/value head."""
+
+_VISION = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4}
+"""Vision encoder sizes shared by the SigLIP and CLIP towers."""
+
+_SIGLIP = {"model_type": "siglip_vision_model", **_VISION, "vision_use_head": False}
+"""The SigLIP tower of Gemma 3 and PaliGemma: patch features only, without the pooling head they never use."""
+
+_GEMMA_TOKENS = {
+    "pad_token": "<pad>",
+    "eos_token": "<eos>",
+    "bos_token": "<bos>",
+    "unk_token": "<unk>",
+}
+
+_GEMMA3_TEMPLATE = r"""{{ bos_token }}
+{%- for message in messages -%}
+{{ '<start_of_turn>' + ('model' if message['role'] == 'assistant' else message['role']) + '\n' }}
+{%- if message['content'] is string -%}
+{{ message['content'] | trim }}
+{%- else -%}
+{%- for item in message['content'] -%}
+{%- if item['type'] == 'image' -%}{{ '<start_of_image>' }}
+{%- elif item['type'] == 'text' -%}{{ item['text'] | trim }}
+{%- endif -%}
+{%- endfor -%}
+{%- endif -%}
+{{ '<end_of_turn>\n' }}
+{%- endfor -%}
+{%- if add_generation_prompt -%}{{ '<start_of_turn>model\n' }}{%- endif -%}"""
+"""Gemma 3: ``<bos><start_of_turn>user\\n<start_of_image>What ...?<end_of_turn>\\n<start_of_turn>model\\n``."""
+
+_PALIGEMMA_TEMPLATE = r"""
+{%- for message in messages if message['content'] is not string -%}
+{%- for item in message['content'] if item['type'] == 'image' -%}{{ '<image>' }}{%- endfor -%}
+{%- endfor -%}
+{%- for message in messages -%}
+{%- if message['content'] is string -%}{{ message['content'] }}
+{%- else -%}{%- for item in message['content'] if item['type'] == 'text' -%}{{ item['text'] }}{%- endfor -%}
+{%- endif -%}
+{%- endfor -%}"""
+"""PaliGemma: every image first, then the prefix text; the processor adds ``<bos>`` after the images and a newline."""
+
+_LLAVA_TEMPLATE = r"""
+{%- for message in messages -%}
+{{ message['role'].upper() + ': ' }}
+{%- if message['content'] is string -%}{{ message['content'] + ' ' }}
+{%- else -%}
+{%- for item in message['content'] if item['type'] == 'image' -%}{{ '<image>\n' }}{%- endfor -%}
+{%- for item in message['content'] if item['type'] == 'text' -%}{{ item['text'] + ' ' }}{%- endfor -%}
+{%- endif -%}
+{%- endfor -%}
+{%- if add_generation_prompt -%}{{ 'ASSISTANT:' }}{%- endif -%}"""
+"""LLaVA 1.5: ``USER: <image>\\nWhat ...? ASSISTANT:`` (the tokenizer adds ``<s>``)."""
+
+_QWEN_TEMPLATE = r"""
+{%- if messages[0]['role'] != 'system' -%}
+{{ '<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n' }}
+{%- endif -%}
+{%- for message in messages -%}
+{{ '<|im_start|>' + message['role'] + '\n' }}
+{%- if message['content'] is string -%}{{ message['content'] }}
+{%- else -%}
+{%- for item in message['content'] -%}
+{%- if item['type'] == 'image' -%}{{ '<|vision_start|><|image_pad|><|vision_end|>' }}
+{%- elif item['type'] == 'text' -%}{{ item['text'] }}
+{%- endif -%}
+{%- endfor -%}
+{%- endif -%}
+{{ '<|im_end|>\n' }}
+{%- endfor -%}
+{%- if add_generation_prompt -%}{{ '<|im_start|>assistant\n' }}{%- endif -%}"""
+"""Qwen2-VL and Qwen2.5-VL: ChatML with ``<|vision_start|><|image_pad|><|vision_end|>`` per image."""
+
+
+def _image_processor(class_name: str, **kwargs: Any) -> BaseImageProcessor:
+    """The image processor ``AutoImageProcessor`` picks: ``class_name`` given torchvision, else its PIL twin."""
+    backend_name = class_name if is_torchvision_available() else f"{class_name}Pil"
+    image_processor_class: type[BaseImageProcessor] = getattr(transformers, backend_name)
+    return image_processor_class(**kwargs)
+
+
+def _gemma3() -> tuple[PreTrainedConfig, ProcessorMixin]:
+    """Gemma 3: a 32 px SigLIP tower with 4 px patches (8 x 8), average-pooled to 4 x 4 = 16 image tokens."""
+    tokenizer = build_tokenizer(
+        GemmaTokenizer,
+        "sentencepiece",
+        {
+            **_GEMMA_TOKENS,
+            "mask_token": "<mask>",
+            "image_token": "<image_soft_token>",
+            "boi_token": "<start_of_image>",
+            "eoi_token": "<end_of_image>",
+        },
+        ("<start_of_turn>", "<end_of_turn>"),
+        add_bos_token=True,
+    )
+    image_processor = _image_processor("Gemma3ImageProcessor", size={"height": 32, "width": 32})
+    processor = Gemma3Processor(image_processor, tokenizer, chat_template=_GEMMA3_TEMPLATE, image_seq_length=16)
+    config = Gemma3Config(
+        text_config={
+            **_TEXT,
+            "vocab_size": len(tokenizer),
+            "query_pre_attn_scalar": _TEXT["head_dim"],
+            "sliding_window": 512,
+            "layer_types": ["sliding_attention", "full_attention"],
+            "pad_token_id": tokenizer.pad_token_id,
+            "bos_token_id": tokenizer.bos_token_id,
+            "eos_token_id": [tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<end_of_turn>")],
+        },
+        vision_config={**_SIGLIP, "image_size": 32, "patch_size": 4},
+        mm_tokens_per_image=processor.image_seq_length,
+        boi_token_index=tokenizer.boi_token_id,
+        eoi_token_index=tokenizer.eoi_token_id,
+        image_token_index=tokenizer.image_token_id,
+    )
+    return config, processor
+
+
+def _paligemma() -> tuple[PreTrainedConfig, ProcessorMixin]:
+    """PaliGemma: a 32 px SigLIP tower with 8 px patches, 4 x 4 = 16 image tokens, a Gemma decoder."""
+    tokenizer = build_tokenizer(
+        GemmaTokenizer, "sentencepiece", {**_GEMMA_TOKENS, "image_token": "<image>"}, add_bos_token=True
+    )
+    image_processor = _image_processor("SiglipImageProcessor", size={"height": 32, "width": 32}, image_seq_length=16)
+    # The processor adds PaliGemma's 1024 <locNNNN> and 128 <segNNN> tokens, so the vocabulary is sized after it.
+    processor = PaliGemmaProcessor(image_processor, tokenizer, chat_template=_PALIGEMMA_TEMPLATE)
+    config = PaliGemmaConfig(
+        text_config={
+            "model_type": "gemma",
+            **_TEXT,
+            "vocab_size": len(tokenizer),
+            "pad_token_id": tokenizer.pad_token_id,
+            "bos_token_id": tokenizer.bos_token_id,
+            "eos_token_id": tokenizer.eos_token_id,
+        },
+        vision_config={**_SIGLIP, "image_size": 32, "patch_size": 8},
+        image_token_index=tokenizer.image_token_id,
+        vocab_size=len(tokenizer),
+        projection_dim=_TEXT["hidden_size"],
+        hidden_size=_TEXT["hidden_size"],
+    )
+    return config, processor
+
+
+def _llama_tokenizer() -> PreTrainedTokenizerBase:
+    """The Llama tokenizer of LLaVA 1.5 and LLaVA-NeXT (Vicuna), with ``<image>`` and ``<pad>``."""
+    return build_tokenizer(
+        LlamaTokenizer,
+        "sentencepiece",
+        {"unk_token": "<unk>", "bos_token": "<s>", "eos_token": "</s>", "pad_token": "<pad>", "image_token": "<image>"},
+        add_bos_token=True,
+    )
+
+
+def _llama_text_config(tokenizer: PreTrainedTokenizerBase) -> dict[str, Any]:
+    """The Llama decoder of LLaVA 1.5 and LLaVA-NeXT, sized to ``tokenizer``."""
+    return {
+        "model_type": "llama",
+        **_TEXT,
+        "vocab_size": len(tokenizer),
+        "pad_token_id": tokenizer.pad_token_id,
+        "bos_token_id": tokenizer.bos_token_id,
+        "eos_token_id": tokenizer.eos_token_id,
+    }
+
+
+def _llava() -> tuple[PreTrainedConfig, ProcessorMixin]:
+    """LLaVA 1.5: a 32 px CLIP tower with 4 px patches, CLS dropped, 8 x 8 = 64 image tokens, a Llama decoder."""
+    tokenizer = _llama_tokenizer()
+    image_processor = _image_processor(
+        "CLIPImageProcessor", size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}
+    )
+    processor = LlavaProcessor(
+        image_processor,
+        tokenizer,
+        patch_size=4,
+        vision_feature_select_strategy="default",
+        num_additional_image_tokens=1,
+        chat_template=_LLAVA_TEMPLATE,
+    )
+    config = LlavaConfig(
+        text_config=_llama_text_config(tokenizer),
+        vision_config={"model_type": "clip_vision_model", **_VISION, "image_size": 32, "patch_size": 4},
+        image_token_index=tokenizer.image_token_id,
+        image_seq_length=64,
+        vision_feature_select_strategy="default",
+        vision_feature_layer=-2,
+    )
+    return config, processor
+
+
+def _llava_next() -> tuple[PreTrainedConfig, ProcessorMixin]:
+    """LLaVA-NeXT (Vicuna): a 16 px CLIP tower with 4 px patches, "anyres" tiling on a grid of 16 px tiles.
+
+    One image gives the base view (4 x 4 tokens, CLS dropped) then the tiles of the best of 16 x 32, 32 x 16 and
+    32 x 32 px stitched together, their padding removed, with a newline feature after every row. An 84 x 56 picture
+    takes 2 x 2 tiles (8 x 8 patches), unpadded to 6 rows x 8 columns: 16 + 6 * (8 + 1) = 70 image tokens.
+    """
+    tokenizer = _llama_tokenizer()
+    pinpoints = [[16, 32], [32, 16], [32, 32]]
+    image_processor = _image_processor(
+        "LlavaNextImageProcessor",
+        size={"shortest_edge": 16},
+        crop_size={"height": 16, "width": 16},
+        image_grid_pinpoints=pinpoints,
+    )
+    processor = LlavaNextProcessor(
+        image_processor,
+        tokenizer,
+        patch_size=4,
+        vision_feature_select_strategy="default",
+        num_additional_image_tokens=1,
+        chat_template=_LLAVA_TEMPLATE,
+    )
+    config = LlavaNextConfig(
+        text_config=_llama_text_config(tokenizer),
+        vision_config={"model_type": "clip_vision_model", **_VISION, "image_size": 16, "patch_size": 4},
+        image_token_index=tokenizer.image_token_id,
+        image_grid_pinpoints=pinpoints,
+        image_seq_length=16,
+        vision_feature_select_strategy="default",
+        vision_feature_layer=-2,
+    )
+    return config, processor
+
+
+def _qwen_processor(
+    processor_class: type[ProcessorMixin], image_processor: BaseImageProcessor, tokenizer: PreTrainedTokenizerBase
+) -> ProcessorMixin:
+    """``processor_class(image_processor, tokenizer, video_processor=None, chat_template=...)``, for images only.
+
+    transformers' Qwen video processors need torchvision, and ``ProcessorMixin.__init__`` checks the class of every
+    sub-processor, a check that fails outright without torchvision (``VideoProcessorMixin`` is not exported then).
+    So no Qwen-VL processor can be built the ordinary way here; this skips that one check and leaves
+    ``processor.video_processor`` as ``None``. Everything else is the real ``__init__``.
+    """
+    processor = processor_class.__new__(processor_class)
+    check_class = processor.check_argument_for_proper_class
+
+    def check_all_but_video(argument_name: str, argument: object) -> object:
+        return None if argument_name == "video_processor" else check_class(argument_name, argument)
+
+    processor.check_argument_for_proper_class = check_all_but_video  # type: ignore[method-assign]
+    processor_class.__init__(processor, image_processor, tokenizer, None, chat_template=_QWEN_TEMPLATE)
+    del processor.check_argument_for_proper_class
+    return processor
+
+
+def _qwen_parts(
+    config_class: Callable[..., PreTrainedConfig],
+    processor_class: type[ProcessorMixin],
+    vision: Mapping[str, Any],
+) -> tuple[PreTrainedConfig, ProcessorMixin]:
+    """Qwen2-VL and Qwen2.5-VL share tokenizer, image processor and text decoder; ``vision`` is the tower's config.
+
+    Patches are 7 px and merged 2 x 2, so images are resized to multiples of 14 px within 784 to 12544 pixels:
+    an 84 x 56 picture keeps its size and gives a 4 x 6 grid of merged image tokens (``image_grid_thw`` 1, 8, 12).
+    """
+    tokenizer = build_tokenizer(
+        Qwen2Tokenizer,
+        "byte_level",
+        {"pad_token": "<|endoftext|>", "eos_token": "<|im_end|>"},
+        ("<|im_start|>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>"),
+    )
+    image_processor = _image_processor(
+        "Qwen2VLImageProcessor",
+        patch_size=7,
+        merge_size=2,
+        temporal_patch_size=2,
+        size={"shortest_edge": 14 * 14 * 4, "longest_edge": 112 * 112},
+    )
+    processor = _qwen_processor(processor_class, image_processor, tokenizer)
+    config = config_class(
+        text_config={
+            **{key: value for key, value in _TEXT.items() if key != "head_dim"},
+            "vocab_size": len(tokenizer),
+            # Qwen's split of the rotary frequencies between time, height and width ([16, 24, 24] of 64), scaled to
+            # the 8 frequencies of a 16-channel head.
+            "rope_parameters": {"rope_type": "default", "rope_theta": 1_000_000.0, "mrope_section": [2, 3, 3]},
+            "pad_token_id": tokenizer.pad_token_id,
+            "bos_token_id": tokenizer.pad_token_id,
+            "eos_token_id": tokenizer.eos_token_id,
+        },
+        vision_config={
+            **vision,
+            "depth": 2,
+            "num_heads": 4,
+            "patch_size": 7,
+            "spatial_merge_size": 2,
+            "temporal_patch_size": 2,
+        },
+        image_token_id=tokenizer.convert_tokens_to_ids("<|image_pad|>"),
+        video_token_id=tokenizer.convert_tokens_to_ids("<|video_pad|>"),
+        vision_start_token_id=tokenizer.convert_tokens_to_ids("<|vision_start|>"),
+        vision_end_token_id=tokenizer.convert_tokens_to_ids("<|vision_end|>"),
+    )
+    return config, processor
+
+
+def _qwen2_vl() -> tuple[PreTrainedConfig, ProcessorMixin]:
+    """Qwen2-VL: a 2-layer tower of width 32 whose merger projects 2 x 2 patches to the decoder's width."""
+    vision = {"embed_dim": _VISION["hidden_size"], "mlp_ratio": 2, "hidden_size": _TEXT["hidden_size"]}
+    return _qwen_parts(Qwen2VLConfig, Qwen2VLProcessor, vision)
+
+
+def _qwen2_5_vl() -> tuple[PreTrainedConfig, ProcessorMixin]:
+    """Qwen2.5-VL: windowed attention in layer 0 (28 px windows, 2 x 2 merged tokens), full attention in layer 1."""
+    vision = {
+        "hidden_size": _VISION["hidden_size"],
+        "intermediate_size": _VISION["intermediate_size"],
+        "out_hidden_size": _TEXT["hidden_size"],
+        "window_size": 28,
+        "fullatt_block_indexes": [1],
+    }
+    return _qwen_parts(Qwen2_5_VLConfig, Qwen2_5_VLProcessor, vision)
+
+
+@dataclass(frozen=True)
+class _Recipe:
+    """How to build one architecture of the zoo."""
+
+    model_class: type[PreTrainedModel]
+    parts: Callable[[], tuple[PreTrainedConfig, ProcessorMixin]]
+    example_image_size: tuple[int, int] = (84, 56)
+    """``(width, height)`` in pixels of the picture :func:`tiny_inputs` uses when given none."""
+
+
+_RECIPES: dict[str, _Recipe] = {
+    "gemma3": _Recipe(Gemma3ForConditionalGeneration, _gemma3),
+    "paligemma": _Recipe(PaliGemmaForConditionalGeneration, _paligemma),
+    "llava": _Recipe(LlavaForConditionalGeneration, _llava),
+    "llava_next": _Recipe(LlavaNextForConditionalGeneration, _llava_next),
+    "qwen2_vl": _Recipe(Qwen2VLForConditionalGeneration, _qwen2_vl),
+    "qwen2_5_vl": _Recipe(Qwen2_5_VLForConditionalGeneration, _qwen2_5_vl),
+}
+
+EXTRA_ARCHITECTURES: tuple[str, ...] = ("llava_next",)
+"""Architectures :func:`tiny_vlm` builds that are not yet in :data:`TINY_ARCHITECTURES`, the list the package's
+end-to-end tests iterate over: each moves there once the package knows where its image tokens sit (its layout)."""
+
+TINY_ARCHITECTURES: tuple[str, ...] = tuple(name for name in _RECIPES if name not in EXTRA_ARCHITECTURES)
+"""The architectures the package supports end to end, by transformers ``model_type``."""
+
+
+def _recipe(name: str) -> _Recipe:
+    if name not in _RECIPES:
+        raise ValueError(f"Unknown tiny architecture {name!r}; choose one of {', '.join(_RECIPES)}.")
+    return _RECIPES[name]
+
+
+def _randomize_zero_matrices(model: PreTrainedModel, std: float) -> None:
+    """Draw every weight matrix that its initialiser left all zero from ``N(0, std^2)``.
+
+    Some projectors start at zero (Gemma 3's ``mm_input_projection_weight``), which would make every image embed to
+    the same vector. Vectors that start at zero (biases, Gemma's ``1 + weight`` norms) are left as they are.
+    """
+    with torch.no_grad():
+        for parameter in model.parameters():
+            if parameter.ndim >= 2 and not parameter.any():
+                parameter.normal_(0.0, std)
+
+
+def tiny_vlm(name: str, seed: int = 0) -> tuple[PreTrainedModel, ProcessorMixin]:
+    """Build a tiny random-weight vision-language model and its processor.
+
+    Args:
+        name: one of :data:`TINY_ARCHITECTURES` or :data:`EXTRA_ARCHITECTURES`.
+        seed: seeds the weights; the same seed gives an identical ``state_dict``. The global torch random state is
+            left as it was.
+
+    Returns:
+        ``(model, processor)``: a fresh ``*ForConditionalGeneration`` in eval mode with the attention implementation
+        ``from_pretrained`` would give (normally ``"sdpa"``), and its processor, which carries a chat template.
+
+    Raises:
+        ValueError: ``name`` is not the name of an architecture of the zoo.
+    """
+    recipe = _recipe(name)
+    config, processor = recipe.parts()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = recipe.model_class._from_config(config)
+        _randomize_zero_matrices(model, std=config.get_text_config().initializer_range)
+    return model.eval(), processor
+
+
+def tiny_inputs(
+    name: str,
+    processor: ProcessorMixin,
+    images: Sequence[Image.Image] | None = None,
+    prompt: str = "What color is the circle?",
+) -> BatchFeature:
+    """Model inputs for one user turn through the processor's chat template, with a generation prompt.
+
+    Args:
+        name: the architecture given to :func:`tiny_vlm`; picks the example picture's size.
+        processor: the processor returned by :func:`tiny_vlm` for ``name``.
+        images: the pictures of the turn, in order before the prompt; ``None`` means one :func:`tiny_image` of
+            the recipe's example size (84 x 56 px).
+        prompt: the text of the turn.
+
+    Returns:
+        A ``BatchFeature`` of tensors for ``model(**inputs)`` or ``model.generate(**inputs)``: ``input_ids`` and
+        ``attention_mask`` ``[1, T]``, ``pixel_values`` and the architecture's extras (``token_type_ids``,
+        ``image_grid_thw`` ``[images, 3]``...).
+    """
+    if images is None:
+        images = [tiny_image(size=_recipe(name).example_image_size)]
+    content = [*({"type": "image", "image": image} for image in images), {"type": "text", "text": prompt}]
+    conversation: Any = [{"role": "user", "content": content}]  # transformers annotates ``content`` as a string
+    inputs = processor.apply_chat_template(
+        conversation,
+        tokenize=True,
+        return_dict=True,
+        return_tensors="pt",
+        add_generation_prompt=True,
+    )
+    return cast(BatchFeature, inputs)
