@@ -444,6 +444,8 @@ def tiny_vlm(name: str, seed: int = 0) -> tuple[PreTrainedModel, ProcessorMixin]
         torch.manual_seed(seed)
         model = recipe.model_class._from_config(config)
         _randomize_zero_matrices(model, std=config.get_text_config().initializer_range)
+    # A trained model never emits its image placeholder; random weights would, even when sampling a short answer.
+    model.generation_config.suppress_tokens = [int(config.image_token_id)]
     return model.eval(), processor
 
 
