@@ -12,12 +12,11 @@ from pathlib import Path
 
 import matplotlib
 import pytest
-
 from matplotlib.figure import Figure
 
 from vl_saliency_widget import SaliencyMap
-from vl_saliency_widget.transforms import TraceTransform
 from vl_saliency_widget.testing import tiny_image, tiny_inputs, tiny_vlm
+from vl_saliency_widget.transforms import TraceTransform
 
 from .core.conftest import CAPTURED
 

@@ -20,9 +20,7 @@ def snapshot(model: Any) -> dict[str, Any]:
         "training": [m.training for m in model.modules()],
         "requires_grad": [p.requires_grad for p in model.parameters()],
         "grad": [p.grad for p in model.parameters()],
-        "hooks": [
-            len(m._forward_hooks) + len(m._forward_pre_hooks) + len(m._backward_hooks) for m in model.modules()
-        ],
+        "hooks": [len(m._forward_hooks) + len(m._forward_pre_hooks) + len(m._backward_hooks) for m in model.modules()],
         "state": {k: v.clone() for k, v in model.state_dict().items()},
     }
 

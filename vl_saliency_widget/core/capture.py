@@ -162,7 +162,7 @@ AttentionMaskInterface.register(CAPTURE_IMPLEMENTATION, eager_mask)
 
 def text_config(model: nn.Module) -> Any:
     """The config whose ``_attn_implementation`` the language model's attention layers read."""
-    config = model.config  # type: ignore[attr-defined]
+    config: Any = model.config
     return config.get_text_config(decoder=True)
 
 

@@ -294,4 +294,3 @@ class Trace:
             f"Trace(tokens={len(self.token_ids)}, generated={self.total_generated_tokens}, images={self.total_images}, "
             f"modes={self.modes}, layers_heads={shape}, gradients={self.gradients!r})"
         )
-

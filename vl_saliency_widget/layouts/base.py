@@ -139,9 +139,10 @@ def layout_for(config: Any) -> LayoutFn:
     model_type = getattr(config, "model_type", None)
     if model_type not in _REGISTRY:
         raise NotImplementedError(
-            f"No image layout is known for model_type {model_type!r} (known: {registered_model_types()}). Describe where its "
-            "image tokens sit with vl_saliency_widget.layouts.register_layout(model_type, fn), where fn(ctx) returns one "
-            "ImageLayout per image whose views give the [rows, cols] sequence positions of each grid."
+            f"No image layout is known for model_type {model_type!r} (known: {registered_model_types()}). "
+            "Describe where its image tokens sit with vl_saliency_widget.layouts.register_layout(model_type, fn), "
+            "where fn(ctx) returns one ImageLayout per image whose views give the [rows, cols] sequence positions "
+            "of each grid."
         )
     return _REGISTRY[model_type]
 

@@ -7,7 +7,6 @@ merge x merge blocks of patches, so the tokens form an (h / merge) x (w / merge)
 
 from __future__ import annotations
 
-import torch
 from PIL import Image
 
 from .base import ImageLayout, LayoutContext, full_box, grid_view, register_layout, register_pictures, unnormalize
@@ -21,7 +20,9 @@ def qwen_vl_layout(ctx: LayoutContext) -> list[ImageLayout]:
     """Layouts of a Qwen2/2.5-VL prompt, one merged grid per image from ``image_grid_thw``."""
     grid_thw = ctx.inputs.get("image_grid_thw")
     if grid_thw is None:
-        raise ValueError("Qwen-VL captures need the processor's image_grid_thw: pass every processor output to capture.")
+        raise ValueError(
+            "Qwen-VL captures need the processor's image_grid_thw: pass every processor output to capture."
+        )
     merge = _merge_size(ctx)
     patch = int(ctx.config.vision_config.patch_size)
     grids = [(int(t), int(h) // merge, int(w) // merge) for t, h, w in grid_thw.tolist()]
@@ -46,7 +47,9 @@ def qwen_vl_pictures(ctx: LayoutContext) -> list[Image.Image]:
     offset = 0
     for t, h, w in ctx.inputs["image_grid_thw"].tolist():
         n = t * h * w
-        block = pixel_values[offset : offset + n].reshape(t, h // merge, w // merge, merge, merge, -1, temporal, patch, patch)
+        block = pixel_values[offset : offset + n].reshape(
+            t, h // merge, w // merge, merge, merge, -1, temporal, patch, patch
+        )
         offset += n
         # [C, h/merge, merge, patch, w/merge, merge, patch] of the first frame, first temporal copy
         chw = block[0, :, :, :, :, :, 0].permute(4, 0, 2, 5, 1, 3, 6).reshape(-1, h * patch, w * patch)
