@@ -12,7 +12,7 @@ import {
   type Reduction,
   type Traits,
 } from "./model";
-import { createTokenStrip, stripItems } from "./tokens";
+import { createTokenStrip, displayText, stripItems } from "./tokens";
 
 const REDUCTIONS: Reduction[] = ["mean", "sum", "max", "min"];
 
@@ -215,6 +215,12 @@ export function mountView(
     tabs.append(tab);
   });
   tabs.hidden = model.get("images").length < 2;
+  // Without a kernel nothing can recompute the previews, so the controls that need it are off.
+  for (const input of [method.input, layerReduce.input, headReduce.input]) {
+    input.disabled = !options.kernel;
+  }
+  for (const tab of tabs.querySelectorAll("button"))
+    tab.disabled = !options.kernel;
 
   const strip = createTokenStrip(
     stripItems({
@@ -327,8 +333,8 @@ export function mountView(
   }
 
   function showImage(index: number): void {
-    if (index === model.get("image_index")) return;
-    if (options.kernel) awaitingKernel = true;
+    if (index === model.get("image_index") || !options.kernel) return;
+    awaitingKernel = true;
     update(model, { image_index: index });
     render();
   }
@@ -366,17 +372,18 @@ export function mountView(
   // -- drawing --------------------------------------------------------------------------------------------
   function render(): void {
     const token = model.get("token");
-    const shown = hover ?? token;
+    const hovering = hover !== null && hover !== token;
+    const shown = hovering && hover !== null ? hover : token;
     const heads = model.get("heads");
     let shownGrid: Grid | null;
     let source: string;
-    if (hover === null && heads.length > 0 && detailIsCurrent() && detail) {
+    if (!hovering && heads.length > 0 && detailIsCurrent() && detail) {
       const [, , h, w] = detail.map.shape;
       shownGrid = { values: meanOfHeads(detail.map, heads), h, w };
       source = "heads";
     } else {
       shownGrid = previewOf(shown);
-      source = shownGrid ? (hover === null ? "selection" : "hover") : "pending";
+      source = shownGrid ? (hovering ? "hover" : "selection") : "pending";
     }
     const look = {
       colormap: model.get("colormap"),
@@ -391,10 +398,13 @@ export function mountView(
       source === "heads"
         ? `heads ${heads.map(([l, k]) => `L${l}H${k}`).join(", ")}`
         : `${model.get("layer_reduce")} over layers, ${model.get("head_reduce")} over heads`;
-    const text = JSON.stringify(strings[shown] ?? "");
+    const text = JSON.stringify(displayText(strings[shown] ?? ""));
+    const missing = model.get("error")
+      ? "no map (see the error above)"
+      : `not computed for ${model.get("mode")} yet${options.kernel ? ": click to compute" : ""}`;
     caption.textContent =
       source === "pending"
-        ? `${text} (position ${shown}): not computed for ${model.get("mode")} yet${options.kernel ? ": click to compute" : ""}`
+        ? `${text} (position ${shown}): ${missing}`
         : `${text} (position ${shown}) · ${model.get("mode")} · ${what} · ${formatValue(range[0])} to ${formatValue(range[1])}`;
 
     strip.show(token, model.get("image_index"));
@@ -512,6 +522,11 @@ export function mountView(
       render();
     }),
     onChange(model, ["image_index"], showPicture),
+    // A new selection, from a click or from Python, ends any hover preview.
+    onChange(model, ["token"], () => {
+      hover = null;
+      render();
+    }),
   );
   const messageHandler = (message: KernelMessage, buffers: DataView[]) =>
     onMessage(message, buffers);
