@@ -1,0 +1,79 @@
+"""Layout oracle: perturb a small region of the original picture, run the processor and the model's own embedding
+path, and check that the positions whose language-model input embeddings change most are those the layout puts
+over that region — in every view. This catches transposed grids, wrong tile order and off-by-one separators."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import torch
+from PIL import Image, ImageDraw
+
+from vl_saliency_widget import SaliencyExtractor
+from vl_saliency_widget.layouts import Box, View
+from vl_saliency_widget.testing import tiny_image, tiny_inputs, tiny_vlm
+
+from ..core.conftest import CAPTURED
+
+
+def language_model_embeddings(model: Any, inputs: Any) -> torch.Tensor:
+    """[T, hidden]: the ``inputs_embeds`` the language model receives (text embeddings with image features merged)."""
+    seen: dict[str, torch.Tensor] = {}
+
+    def grab(_module: Any, _args: Any, kwargs: dict[str, Any]) -> None:
+        seen["embeds"] = kwargs["inputs_embeds"]
+
+    handle = model.get_decoder().register_forward_pre_hook(grab, with_kwargs=True)
+    try:
+        with torch.no_grad():
+            model(**inputs)
+    finally:
+        handle.remove()
+    return seen["embeds"][0]
+
+
+def cell_box(view: View, row: int, col: int) -> Box:
+    left, top, right, bottom = view.box
+    rows, cols = view.grid
+    w, h = (right - left) / cols, (bottom - top) / rows
+    return (left + col * w, top + row * h, left + (col + 1) * w, top + (row + 1) * h)
+
+
+def perturbed(image: Image.Image, box: Box) -> Image.Image:
+    """The picture with the central half of ``box`` painted in a colour far from what was there."""
+    left, top, right, bottom = box
+    dx, dy = (right - left) / 4, (bottom - top) / 4
+    out = image.copy()
+    ImageDraw.Draw(out).rectangle((left + dx, top + dy, right - dx - 1, bottom - dy - 1), fill=(255, 0, 255))
+    return out
+
+
+def contains(box: Box, x: float, y: float) -> bool:
+    return box[0] <= x <= box[2] and box[1] <= y <= box[3]
+
+
+@pytest.mark.parametrize("name", CAPTURED)
+@pytest.mark.parametrize("size", [(84, 56), (40, 120)], ids=["4:3-ish", "1:3"])
+def test_perturbed_region_lands_on_the_layouts_cells(name: str, size: tuple[int, int]) -> None:
+    model, processor = tiny_vlm(name)
+    image = tiny_image(seed=3, size=size)
+    trace = SaliencyExtractor(model, processor, store_grads=False).capture(
+        **tiny_inputs(name, processor, images=[image]), images=[image]
+    )
+    layout = trace.image_layouts[0]
+    base = language_model_embeddings(model, tiny_inputs(name, processor, images=[image]))
+    main = layout.views[0]
+    rows, cols = main.grid
+    for row, col in {(0, 0), (0, cols - 1), (rows - 1, 0), (rows - 1, cols - 1), (rows // 2, cols // 2)}:
+        target = cell_box(main, row, col)
+        changed = language_model_embeddings(model, tiny_inputs(name, processor, images=[perturbed(image, target)]))
+        change = (changed - base).norm(dim=-1)
+        cx, cy = (target[0] + target[2]) / 2, (target[1] + target[3]) / 2
+        for view in layout.views:
+            hottest = int(change[view.positions].argmax())
+            r, c = divmod(hottest, view.grid[1])
+            assert contains(cell_box(view, r, c), cx, cy), (
+                f"{name} {size}: painting cell ({row}, {col}) of view {main.name!r} changed cell ({r}, {c}) of view "
+                f"{view.name!r} most"
+            )
