@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from vl_saliency_widget.layouts import registered_model_types
-from vl_saliency_widget.testing import TINY_ARCHITECTURES, tiny_image, tiny_inputs, tiny_vlm
+from vl_saliency_widget.testing import EXTRA_ARCHITECTURES, TINY_ARCHITECTURES, tiny_image, tiny_inputs, tiny_vlm
 
 # Zoo architectures whose image layout is implemented (the zoo may run ahead of the layouts).
-CAPTURED = tuple(a for a in TINY_ARCHITECTURES if a in registered_model_types())
+CAPTURED = tuple(a for a in TINY_ARCHITECTURES + EXTRA_ARCHITECTURES if a in registered_model_types())
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Image layouts per architecture family, and the registry that picks one by ``config.model_type``."""
 
-from . import gemma, llava, qwen
+from . import gemma, llava, llava_next, qwen
 from .base import (
     Box,
     ImageLayout,
@@ -23,6 +23,7 @@ __all__ = [
     "gemma",
     "layout_for",
     "llava",
+    "llava_next",
     "processed_pictures",
     "qwen",
     "register_layout",
