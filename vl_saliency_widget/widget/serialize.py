@@ -28,8 +28,8 @@ def encode_array(array: np.ndarray) -> dict[str, Any]:
     """
     if array.dtype.name not in DTYPES:
         raise TypeError(f"Arrays sent to the widget must be one of {DTYPES}, not {array.dtype}; cast with astype().")
-    contiguous = np.ascontiguousarray(array)
-    return {"data": memoryview(contiguous.data).cast("B"), "dtype": array.dtype.name, "shape": list(array.shape)}
+    data = memoryview(np.ascontiguousarray(array).reshape(-1).view(np.uint8))
+    return {"data": data, "dtype": array.dtype.name, "shape": list(array.shape)}
 
 
 def pack_message(content: dict[str, Any]) -> tuple[dict[str, Any], list[memoryview]]:
