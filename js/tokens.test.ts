@@ -1,0 +1,133 @@
+// @vitest-environment happy-dom
+import { describe, expect, it, vi } from "vitest";
+import {
+  createTokenStrip,
+  displayText,
+  stripItems,
+  type StripInput,
+} from "./tokens";
+
+const input: StripInput = {
+  strings: [
+    "<bos>",
+    "Hi",
+    "<img>",
+    "<img>",
+    "<img>",
+    "Ċ",
+    "<img>",
+    "<img>",
+    "Ġ<b>x</b>",
+    "<eos>",
+  ],
+  special: [true, false, true, true, true, false, true, true, false, true],
+  imageOf: [-1, -1, 0, 0, 0, -1, 1, 1, -1, -1],
+  genStart: 8,
+  mappable: [1, 5, 8, 9],
+  grounding: [0, 0.25, 0, 0, 0, 1, 0, 0, 0.5, 0],
+};
+
+function mount() {
+  const handlers = {
+    select: vi.fn(),
+    hover: vi.fn(),
+    step: vi.fn(),
+    image: vi.fn(),
+  };
+  const controller = new AbortController();
+  const strip = createTokenStrip(
+    stripItems(input),
+    handlers,
+    controller.signal,
+  );
+  document.body.replaceChildren(strip.element);
+  return { strip, handlers, controller };
+}
+
+describe("token strip", () => {
+  it("reads tokenizer stand-ins as spaces, newlines and tabs", () => {
+    expect(displayText("Ġthe")).toBe(" the");
+    expect(displayText("▁cat")).toBe(" cat");
+    expect(displayText("ĊĊ")).toBe("\n\n");
+    expect(displayText("<0x0A>")).toBe("\n");
+  });
+
+  it("collapses each image's run of tokens into one chip", () => {
+    const items = stripItems(input);
+    expect(
+      items.map((item) =>
+        item.kind === "image"
+          ? `image${item.image}x${item.count}`
+          : item.position,
+      ),
+    ).toEqual([0, 1, "image0x3", 5, "image1x2", 8, 9]);
+  });
+
+  it("gives each token its absolute position, kind and tint, with its text as text, never markup", () => {
+    mount();
+    const tokens = [
+      ...document.querySelectorAll<HTMLElement>('[data-testid="token"]'),
+    ];
+    expect(tokens.map((t) => t.dataset.index)).toEqual([
+      "0",
+      "1",
+      "5",
+      "8",
+      "9",
+    ]);
+    const html = tokens.find((t) => t.dataset.index === "8");
+    expect(html?.textContent).toBe(" <b>x</b>");
+    expect(html?.querySelector("b")).toBeNull();
+    expect(html?.classList.contains("generated")).toBe(true);
+    expect(tokens[0].classList.contains("special")).toBe(true);
+    expect(tokens[0].classList.contains("mappable")).toBe(false);
+    expect(tokens.find((t) => t.dataset.index === "5")?.textContent).toBe("\n");
+    expect(tokens.find((t) => t.dataset.index === "1")?.dataset.grounding).toBe(
+      "0.250",
+    );
+    expect(
+      document.querySelectorAll('[data-testid="image-chip"]'),
+    ).toHaveLength(2);
+  });
+
+  it("selects on click, previews on hover and steps with the arrow keys, for mappable tokens only", () => {
+    const { handlers } = mount();
+    const token = (i: number) =>
+      document.querySelector<HTMLElement>(`[data-index="${i}"]`);
+    token(8)?.click();
+    token(0)?.click();
+    expect(handlers.select.mock.calls).toEqual([[8]]);
+    token(5)?.dispatchEvent(new MouseEvent("mouseenter"));
+    document
+      .querySelector(".vlsw-strip")
+      ?.dispatchEvent(new MouseEvent("mouseleave"));
+    expect(handlers.hover.mock.calls).toEqual([[5], [null]]);
+    const strip = document.querySelector(".vlsw-strip");
+    strip?.dispatchEvent(new KeyboardEvent("keydown", { key: "ArrowRight" }));
+    strip?.dispatchEvent(new KeyboardEvent("keydown", { key: "ArrowLeft" }));
+    expect(handlers.step.mock.calls).toEqual([[1], [-1]]);
+    document
+      .querySelector<HTMLElement>('[data-testid="image-chip"][data-image="1"]')
+      ?.click();
+    expect(handlers.image.mock.calls).toEqual([[1]]);
+  });
+
+  it("marks the selection and the shown image, and stops listening once aborted", () => {
+    const { strip, handlers, controller } = mount();
+    strip.show(5, 1);
+    expect(
+      document.querySelector('[data-index="5"]')?.getAttribute("aria-selected"),
+    ).toBe("true");
+    expect(
+      document.querySelector('[data-index="1"]')?.getAttribute("aria-selected"),
+    ).toBe("false");
+    expect(
+      document
+        .querySelector('[data-image="1"]')
+        ?.classList.contains("selected"),
+    ).toBe(true);
+    controller.abort();
+    document.querySelector<HTMLElement>('[data-index="8"]')?.click();
+    expect(handlers.select).not.toHaveBeenCalled();
+  });
+});
