@@ -59,10 +59,12 @@ def test_attention_equals_eager_output_attentions(case: Case) -> None:
     text = torch.tensor(trace.image_mask).logical_not()
     expected = reference[:, :, text][:, :, :, ~text]
     torch.testing.assert_close(trace.attn, expected, rtol=1e-4, atol=1e-6)
+    main = trace.image_layouts[0].views[0].name
     for t in range(trace.total_generated_tokens):
         p = trace.gen_start + t
-        torch.testing.assert_close(trace.map(t, "attn").tensor(), view_slice(reference, p - 1, trace))
-        torch.testing.assert_close(trace.map(t, "attn", align="token").tensor(), view_slice(reference, p, trace))
+        torch.testing.assert_close(trace.map(t, "attn", view=main).tensor(), view_slice(reference, p - 1, trace))
+        got = trace.map(t, "attn", align="token", view=main).tensor()
+        torch.testing.assert_close(got, view_slice(reference, p, trace))
 
 
 def test_prompt_tokens_map_through_absolute_index(case: Case) -> None:
@@ -72,7 +74,9 @@ def test_prompt_tokens_map_through_absolute_index(case: Case) -> None:
     reference, _ = eager_attentions(case)
     p = trace.text_positions[0]
     assert p < trace.gen_start
-    torch.testing.assert_close(trace.map(AbsoluteIndex(p)).tensor(), view_slice(reference, p - 1, trace))
+    main = trace.image_layouts[0].views[0].name
+    got = trace.map(AbsoluteIndex(p), view=main).tensor()
+    torch.testing.assert_close(got, view_slice(reference, p - 1, trace))
 
 
 def test_token_gradient_equals_autograd_reference(case: Case) -> None:
@@ -82,12 +86,13 @@ def test_token_gradient_equals_autograd_reference(case: Case) -> None:
     _, reference = eager_attentions(case, grad_of=p)
     assert reference is not None
     assert not trace.grad_ready(p)
-    grad = trace.map(t, "grad").tensor()
+    main = trace.image_layouts[0].views[0].name
+    grad = trace.map(t, "grad", view=main).tensor()
     assert trace.grad_ready(p)
     assert grad.abs().max() > 0
     torch.testing.assert_close(grad, view_slice(reference, p - 1, trace), rtol=1e-3, atol=1e-6)
     # Under causal masking log p(token) does not depend on the token's own query row.
-    own = trace.map(t, "grad", align="token").tensor()
+    own = trace.map(t, "grad", align="token", view=main).tensor()
     torch.testing.assert_close(own, view_slice(reference, p, trace), rtol=1e-3, atol=1e-6)
 
 
@@ -101,8 +106,8 @@ def test_sequence_gradient_equals_teacher_forced_loss_gradient(case: Case) -> No
         a.retain_grad()
     out.loss.backward()
     reference = torch.stack([a.grad[0] for a in out.attentions])
+    main = trace.image_layouts[0].views[0].name
     for t in range(trace.total_generated_tokens):
         p = trace.gen_start + t
-        torch.testing.assert_close(
-            trace.map(t, "grad", align="token").tensor(), view_slice(reference, p, trace), rtol=1e-3, atol=1e-7
-        )
+        got = trace.map(t, "grad", align="token", view=main).tensor()
+        torch.testing.assert_close(got, view_slice(reference, p, trace), rtol=1e-3, atol=1e-7)

@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 
 from ..layouts import ImageLayout
+from ..layouts.canvas import Canvas, canvas, is_plain
 from .map import SaliencyMap
 
 if TYPE_CHECKING:
@@ -93,6 +94,7 @@ class Trace:
         self._grad = grad
         self._token_gradients = token_gradients
         self._grad_rows: dict[tuple[int, int], torch.Tensor] = {}
+        self._canvases: dict[int, Canvas] = {}
         if attn is None and grad is None and token_gradients is None:
             raise ValueError("A trace needs attention or gradients; capture with store_attns or store_grads.")
 
@@ -193,12 +195,19 @@ class Trace:
             )
         return row
 
-    def _cells(self, image_index: int, view: str | None) -> torch.Tensor:
-        """LongTensor [rows, cols] of indices into the I axis for the image's view."""
-        if not 0 <= image_index < self.total_images:
-            raise IndexError(f"image_index {image_index} is out of range: this trace has {self.total_images} image(s).")
-        positions = self.image_layouts[image_index].view(view).positions
-        return self._col_of[positions]
+    def _spatial(self, values: torch.Tensor, image_index: int, view: str | None) -> torch.Tensor:
+        """[layers, heads, I] values of one query row -> [layers, heads, rows, cols] over one image.
+
+        With ``view=None`` the grid covers the whole picture and every view is spread onto it (see
+        ``layouts.canvas``); with a view's name, that view's own grid.
+        """
+        layout = self.image_layouts[image_index]
+        if view is not None or is_plain(layout):
+            return values[:, :, self._col_of[layout.view(view).positions]]
+        if image_index not in self._canvases:
+            self._canvases[image_index] = canvas(layout)
+        grid = self._canvases[image_index]
+        return grid.apply(values[:, :, self._col_of[grid.positions]])
 
     def _grad_row(self, position: int, row: int) -> torch.Tensor:
         """Gradient [layers, heads, I] on query ``row`` for the token at ``position``."""
@@ -215,14 +224,14 @@ class Trace:
                 self._grad_rows[(position, r)] = full[:, :, r].clone()
         return self._grad_rows[key]
 
-    def _map(self, kind: str, position: int, row: int, cells: torch.Tensor) -> SaliencyMap:
+    def _map(self, kind: str, position: int, row: int, image_index: int, view: str | None) -> SaliencyMap:
         if kind == "attn":
             if self.attn is None:
                 raise ValueError("This trace holds no attention: capture with store_attns=True.")
             values = self.attn[:, :, row]
         else:
             values = self._grad_row(position, row)
-        return SaliencyMap(values[:, :, cells].float())
+        return SaliencyMap(self._spatial(values.float(), image_index, view))
 
     def map(
         self,
@@ -243,7 +252,9 @@ class Trace:
             image_index: which image of the prompt.
             align: "predicting" uses the query row of the position before the token (the one that produced it);
                 "token" uses the token's own row (the reference library's convention).
-            view: a view of the image's layout by name (default: its main view).
+            view: one view of the image's layout by name (``"base"``, ``"high-res"``, a tile...), on its own grid.
+                None: one grid over the whole picture, every view spread onto it (tiles at their place, coarse
+                views spread over the fine cells they cover), so the map sums to the attention paid to the image.
 
         Raises:
             IndexError: token or image index out of range.
@@ -251,13 +262,14 @@ class Trace:
         """
         position = self.position(token)
         row = self._row(position, align)
-        cells = self._cells(image_index, view)
+        if not 0 <= image_index < self.total_images:
+            raise IndexError(f"image_index {image_index} is out of range: this trace has {self.total_images} image(s).")
         if mode is None:
             mode = self.modes[0]
         if isinstance(mode, str):
             if mode not in MODES:
                 raise ValueError(f"Unknown mode {mode!r}: use 'attn', 'grad' or a TraceTransform fn(attn, grad).")
-            return self._map(mode, position, row, cells)
+            return self._map(mode, position, row, image_index, view)
         if not callable(mode):
             raise TypeError(f"mode must be a string or a callable fn(attn, grad), not {type(mode).__name__}.")
         if self.modes != MODES:
@@ -265,7 +277,9 @@ class Trace:
                 f"{getattr(mode, '__name__', type(mode).__name__)} needs attention and gradients, but this trace "
                 f"holds only {self.modes}: capture with store_attns=True and store_grads=True."
             )
-        result = mode(self._map("attn", position, row, cells), self._map("grad", position, row, cells))
+        result = mode(
+            self._map("attn", position, row, image_index, view), self._map("grad", position, row, image_index, view)
+        )
         if not isinstance(result, SaliencyMap):
             raise TypeError(
                 f"The trace transform {getattr(mode, '__name__', mode)!r} returned {type(result).__name__}; "

@@ -1,0 +1,54 @@
+"""Maps over the whole original picture: views stitched and spread so that sums are kept."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from vl_saliency_widget import SaliencyExtractor
+from vl_saliency_widget.layouts import ImageLayout, View
+from vl_saliency_widget.layouts.canvas import canvas
+from vl_saliency_widget.testing import tiny_image, tiny_inputs, tiny_vlm
+
+from ..core.conftest import CAPTURED
+
+
+def test_coarse_view_spreads_evenly_over_the_fine_cells_it_covers() -> None:
+    fine = View("fine", torch.arange(16).reshape(4, 4), (0.0, 0.0, 40.0, 40.0))
+    coarse = View("global", torch.arange(16, 20).reshape(2, 2), (0.0, 0.0, 40.0, 40.0))
+    grid = canvas(ImageLayout(views=(fine, coarse), size=(40, 40)))
+    assert (grid.rows, grid.cols) == (4, 4)
+    values = torch.zeros(20)
+    values[17] = 8.0  # the coarse top-right cell
+    out = grid.apply(values)
+    expected = torch.zeros(4, 4)
+    expected[:2, 2:] = 2.0
+    torch.testing.assert_close(out, expected)
+    values = torch.arange(20, dtype=torch.float32)
+    torch.testing.assert_close(grid.apply(values)[:, :].sum(), values.sum())
+
+
+def test_a_cropped_view_leaves_the_rest_of_the_picture_empty() -> None:
+    view = View("base", torch.arange(4).reshape(2, 2), (20.0, 0.0, 60.0, 40.0))
+    grid = canvas(ImageLayout(views=(view,), size=(80, 40)))
+    assert (grid.rows, grid.cols) == (2, 4)
+    out = grid.apply(torch.tensor([1.0, 2.0, 3.0, 4.0]))
+    torch.testing.assert_close(out, torch.tensor([[0.0, 1.0, 2.0, 0.0], [0.0, 3.0, 4.0, 0.0]]))
+
+
+@pytest.mark.parametrize("name", CAPTURED)
+def test_whole_picture_map_totals_the_attention_paid_to_the_image(name: str) -> None:
+    model, processor = tiny_vlm(name)
+    image = tiny_image(seed=4, size=(84, 56))
+    trace = SaliencyExtractor(model, processor, store_grads=False).capture(
+        **tiny_inputs(name, processor, images=[image]), images=[image]
+    )
+    layout = trace.image_layouts[0]
+    assert trace.attn is not None
+    cols = torch.nonzero(torch.tensor(trace.image_mask)).flatten().tolist()
+    cells = [cols.index(p) for p in layout.positions.tolist()]
+    last = trace.total_generated_tokens - 1
+    whole = trace.map(last, align="token").tensor()
+    torch.testing.assert_close(whole.sum(dim=(-1, -2)), trace.attn[:, :, -1][:, :, cells].sum(dim=-1))
+    # The grid covers the original picture: boxes are in its pixels, whatever the processor's frame.
+    assert layout.size == image.size
