@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from transformers import (
     BatchFeature,
     Gemma3ForConditionalGeneration,
     Gemma3Processor,
     GemmaTokenizer,
+    Idefics3ForConditionalGeneration,
+    Idefics3Processor,
     LlamaTokenizer,
     LlavaForConditionalGeneration,
     LlavaNextForConditionalGeneration,
@@ -26,6 +30,9 @@ from transformers import (
     Qwen2Tokenizer,
     Qwen2VLForConditionalGeneration,
     Qwen2VLProcessor,
+    SmolVLMForConditionalGeneration,
+    SmolVLMProcessor,
+    TokenizersBackend,
 )
 
 from vl_saliency_widget.testing import EXTRA_ARCHITECTURES, TINY_ARCHITECTURES, tiny_image, tiny_inputs, tiny_vlm
@@ -37,6 +44,8 @@ EXPECTED_CLASSES = {
     "llava_next": (LlavaNextForConditionalGeneration, LlavaNextProcessor, LlamaTokenizer),
     "qwen2_vl": (Qwen2VLForConditionalGeneration, Qwen2VLProcessor, Qwen2Tokenizer),
     "qwen2_5_vl": (Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLProcessor, Qwen2Tokenizer),
+    "idefics3": (Idefics3ForConditionalGeneration, Idefics3Processor, TokenizersBackend),
+    "smolvlm": (SmolVLMForConditionalGeneration, SmolVLMProcessor, TokenizersBackend),
 }
 
 DEFAULT_IMAGE_TOKENS = {
@@ -46,6 +55,8 @@ DEFAULT_IMAGE_TOKENS = {
     "llava_next": 4 * 4 + 6 * (8 + 1),  # base view, then 2 x 2 tiles of 4 x 4 unpadded to 6 rows of 8 plus a newline
     "qwen2_vl": 4 * 6,
     "qwen2_5_vl": 4 * 6,
+    "idefics3": (2 * 3 + 1) * 4 * 4,  # 2 x 3 tiles and the global view, 4 x 4 tokens each
+    "smolvlm": (2 * 3 + 1) * 3 * 3,  # 2 x 3 tiles and the global view, 3 x 3 tokens each
 }
 """Image tokens for the default example picture (84 x 56 px): rows x cols of each view."""
 
@@ -57,7 +68,32 @@ NEIGHBOURS = {
     "qwen2_vl": ("<|vision_start|>", "<|vision_end|>"),
     "qwen2_5_vl": ("<|vision_start|>", "<|vision_end|>"),
 }
-"""The token just before and just after each block of image tokens (None: the block starts the sequence)."""
+"""The token just before and just after each block of image tokens (None: the block starts the sequence), for the
+architectures whose image tokens form one block."""
+
+PROMPTS = {
+    "idefics3": "<|begin_of_text|> User : "
+    "<fake_token_around_image> <row_1_col_1> <image>*16 <fake_token_around_image> <row_1_col_2> <image>*16 "
+    "<fake_token_around_image> <row_1_col_3> <image>*16 Ċ "
+    "<fake_token_around_image> <row_2_col_1> <image>*16 <fake_token_around_image> <row_2_col_2> <image>*16 "
+    "<fake_token_around_image> <row_2_col_3> <image>*16 ĊĊ "
+    "<fake_token_around_image> <global-img> <image>*16 <fake_token_around_image> "
+    "What Ġcolor Ġis Ġthe Ġcircle ? <end_of_utterance> Ċ Assistant :",
+    "smolvlm": "<|im_start|> User : "
+    "<fake_token_around_image> <row_1_col_1> <image>*9 <fake_token_around_image> <row_1_col_2> <image>*9 "
+    "<fake_token_around_image> <row_1_col_3> <image>*9 Ċ "
+    "<fake_token_around_image> <row_2_col_1> <image>*9 <fake_token_around_image> <row_2_col_2> <image>*9 "
+    "<fake_token_around_image> <row_2_col_3> <image>*9 ĊĊ "
+    "<fake_token_around_image> <global-img> <image>*9 <fake_token_around_image> "
+    "What Ġcolor Ġis Ġthe Ġcircle ? <end_of_utterance> Ċ Assistant :",
+}
+"""The chat-template prompt of the default picture token by token, a run of one token written ``token*count``."""
+
+TILE_GRIDS = {
+    "idefics3": {(84, 56): (2, 3), (30, 90): (3, 1)},
+    "smolvlm": {(84, 56): (2, 3), (30, 90): (3, 1)},
+}
+"""``(rows, cols)`` of the tiles each tiling architecture cuts a picture of ``(width, height)`` px into."""
 
 
 @dataclass
@@ -66,6 +102,7 @@ class Zoo:
     model: PreTrainedModel
     processor: ProcessorMixin
     inputs: BatchFeature
+    """The inputs of :func:`tiny_inputs` with the default picture, a :func:`tiny_image` of 84 x 56 px."""
 
 
 ZOO = (*TINY_ARCHITECTURES, *EXTRA_ARCHITECTURES)
@@ -77,14 +114,25 @@ def zoo(request: pytest.FixtureRequest) -> Zoo:
     return Zoo(request.param, model, processor, tiny_inputs(request.param, processor))
 
 
+def tile_grids(zoo: Zoo, images: list[Image.Image]) -> list[tuple[int, int]]:
+    """``(rows, cols)`` of each image's tiles, as the processor defines them."""
+    if zoo.name in ("idefics3", "smolvlm"):  # the processor drops them from its outputs; its image processor has them
+        grid = zoo.processor.image_processor(images, return_row_col_info=True)
+        return list(zip(grid["rows"][0], grid["cols"][0], strict=True))
+    raise AssertionError(f"{zoo.name} does not tile its pictures.")
+
+
 def image_token_count(zoo: Zoo, input_ids: torch.Tensor) -> int:
     return int((input_ids == zoo.model.config.image_token_id).sum())
 
 
-def expected_tokens_per_image(zoo: Zoo, inputs: BatchFeature) -> list[int]:
+def expected_tokens_per_image(zoo: Zoo, inputs: BatchFeature, images: list[Image.Image]) -> list[int]:
     """Image tokens per image as the config and processor outputs define them, never counted from input_ids."""
     config = zoo.model.config
     vision = config.vision_config
+    if zoo.name in ("idefics3", "smolvlm"):  # every tile and the global view: (side / patch / scale_factor)^2 each
+        per_view = (vision.image_size // vision.patch_size // config.scale_factor) ** 2
+        return [per_view * (rows * cols + 1) for rows, cols in tile_grids(zoo, images)]
     if zoo.name == "gemma3":
         return [config.mm_tokens_per_image] * len(inputs["pixel_values"])
     if zoo.name in ("paligemma", "llava"):  # one token per patch; LLaVA drops CLS with the "default" strategy
@@ -96,7 +144,8 @@ def expected_tokens_per_image(zoo: Zoo, inputs: BatchFeature) -> list[int]:
 
 def image_feature_rows(zoo: Zoo, inputs: BatchFeature) -> int:
     """How many image embeddings the model's own vision path makes for these inputs."""
-    vision_inputs = {key: inputs[key] for key in ("pixel_values", "image_grid_thw", "image_sizes") if key in inputs}
+    names = ("pixel_values", "pixel_attention_mask", "image_grid_thw", "image_sizes")
+    vision_inputs = {key: inputs[key] for key in names if key in inputs}
     with torch.no_grad():
         features = zoo.model.get_image_features(**vision_inputs).pooler_output
     if isinstance(features, torch.Tensor):
@@ -141,7 +190,7 @@ def test_chat_template_inputs_run_forward_and_generate(zoo: Zoo) -> None:
 def test_image_tokens_match_config_and_image_features(zoo: Zoo) -> None:
     input_ids = zoo.inputs["input_ids"]
     expected = DEFAULT_IMAGE_TOKENS[zoo.name]
-    assert expected_tokens_per_image(zoo, zoo.inputs) == [expected]
+    assert expected_tokens_per_image(zoo, zoo.inputs, [tiny_image()]) == [expected]
     assert image_token_count(zoo, input_ids) == expected
     assert image_feature_rows(zoo, zoo.inputs) == expected
 
@@ -153,6 +202,7 @@ def test_qwen_default_picture_gives_a_non_square_grid(name: str) -> None:
     assert tiny_inputs(name, processor)["image_grid_thw"].tolist() == [[1, 4 * merge, 6 * merge]]
 
 
+@pytest.mark.parametrize("zoo", list(NEIGHBOURS), indirect=True)
 def test_image_tokens_form_one_block_between_their_delimiters(zoo: Zoo) -> None:
     ids = zoo.inputs["input_ids"][0]
     positions = (ids == zoo.model.config.image_token_id).nonzero().flatten()
@@ -164,12 +214,37 @@ def test_image_tokens_form_one_block_between_their_delimiters(zoo: Zoo) -> None:
     assert tokens[last + 1] == after
 
 
+def runs(tokens: list[str]) -> str:
+    """``tokens`` joined by spaces, a run of one token written ``token*count``."""
+    return " ".join(
+        token if count == 1 else f"{token}*{count}"
+        for token, count in ((token, len(list(group))) for token, group in itertools.groupby(tokens))
+    )
+
+
+@pytest.mark.parametrize("zoo", list(PROMPTS), indirect=True)
+def test_chat_template_prompt_token_by_token(zoo: Zoo) -> None:
+    tokens = zoo.processor.tokenizer.convert_ids_to_tokens(zoo.inputs["input_ids"][0].tolist())
+    assert runs(tokens) == PROMPTS[zoo.name]
+
+
+@pytest.mark.parametrize("zoo", list(TILE_GRIDS), indirect=True)
+def test_tiling_cuts_wide_and_tall_pictures_into_several_tiles_and_a_global_view(zoo: Zoo) -> None:
+    for size, expected in TILE_GRIDS[zoo.name].items():
+        image = tiny_image(size=size)
+        ((rows, cols),) = tile_grids(zoo, [image])
+        assert (rows, cols) == expected
+        assert rows * cols > 1
+        inputs = zoo.processor(text=zoo.processor.image_token, images=image, return_tensors="pt")
+        assert inputs["pixel_values"].shape[1] == rows * cols + 1  # the tiles, then the global view
+
+
 def test_plain_processor_call_with_the_image_placeholder(zoo: Zoo) -> None:
     image = tiny_image(seed=3)
     inputs = zoo.processor(
         text=f"{zoo.processor.image_token}What color is the circle?", images=image, return_tensors="pt"
     )
-    assert image_token_count(zoo, inputs["input_ids"]) == sum(expected_tokens_per_image(zoo, inputs))
+    assert image_token_count(zoo, inputs["input_ids"]) == sum(expected_tokens_per_image(zoo, inputs, [image]))
     with torch.no_grad():
         logits = zoo.model(**inputs).logits
     assert logits.shape[:2] == inputs["input_ids"].shape
@@ -178,7 +253,7 @@ def test_plain_processor_call_with_the_image_placeholder(zoo: Zoo) -> None:
 def test_two_images_in_one_prompt(zoo: Zoo) -> None:
     images = [tiny_image(seed=1), tiny_image(seed=2, size=(40, 60))]
     inputs = tiny_inputs(zoo.name, zoo.processor, images=images, prompt="Describe the image.")
-    per_image = expected_tokens_per_image(zoo, inputs)
+    per_image = expected_tokens_per_image(zoo, inputs, images)
     assert len(per_image) == 2
     assert image_token_count(zoo, inputs["input_ids"]) == sum(per_image) == image_feature_rows(zoo, inputs)
     with torch.no_grad():

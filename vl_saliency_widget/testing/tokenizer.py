@@ -1,8 +1,9 @@
 """Small word-level BPE tokenizers built offline, in the two styles Hugging Face VLMs use.
 
 ``"sentencepiece"`` (Gemma, PaliGemma, Llama/LLaVA): a space is written ``▁`` and glued to the word after it
-(``▁circle``), unknown characters fall back to ``<0xNN>`` byte tokens. ``"byte_level"`` (Qwen): every byte is one
-of 256 printable characters, a space is ``Ġ`` (``Ġcircle``) and a newline ``Ċ``.
+(``▁circle``), unknown characters fall back to ``<0xNN>`` byte tokens. ``"byte_level"`` (Qwen, Llama 3, Mistral's
+Tekken, SmolLM, Command R): every byte is one of 256 printable characters, a space is ``Ġ`` (``Ġcircle``) and a
+newline ``Ċ``.
 
 The vocabulary is a fixed list of English words (lower-case and capitalised), the characters they are made of and
 every special token a processor or chat template needs. Every listed word, with or without a space in front, is one
@@ -16,8 +17,9 @@ import string
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
-from tokenizers import pre_tokenizers
-from transformers import PreTrainedTokenizerBase
+from tokenizers import Regex, Tokenizer, decoders, pre_tokenizers
+from tokenizers.models import BPE
+from transformers import PreTrainedTokenizerBase, TokenizersBackend
 
 Style = Literal["sentencepiece", "byte_level"]
 
@@ -40,6 +42,12 @@ _WORD_LIST = """
 WORDS: tuple[str, ...] = tuple(_WORD_LIST.split())
 """The words that tokenize as whole tokens (plus their capitalised forms): enough for prompts like
 "What color is the circle?" and "Describe the image." and for the chat templates' role names."""
+
+_LLAMA3_SPLIT = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}"
+    r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+"""The pre-tokenizer pattern of Llama 3's ``tokenizer.json`` (tiktoken's): a run of newlines stays one piece."""
 
 _SPACE = {"sentencepiece": "▁", "byte_level": "Ġ"}
 _NEWLINE = {"sentencepiece": "\n", "byte_level": "Ċ"}
@@ -101,7 +109,10 @@ def build_tokenizer(
     :func:`bpe_vocabulary`.
 
     Args:
-        tokenizer_class: a ``TokenizersBackend`` subclass whose ``__init__`` takes ``vocab`` and ``merges``.
+        tokenizer_class: a ``TokenizersBackend`` subclass whose ``__init__`` takes ``vocab`` and ``merges``, or
+            ``TokenizersBackend`` itself: what ``AutoTokenizer`` loads for a hub ``tokenizer.json`` without a model
+            class of its own (Llama 3, Mistral, SmolLM). That one gets a byte-level BPE behind Llama 3's pre-tokenizer
+            pattern, so ``style`` must be ``"byte_level"``.
         style: the vocabulary style that class's pre-tokenizer and decoder expect.
         named_tokens: special tokens by attribute name, e.g. ``{"bos_token": "<bos>", "image_token": "<image>"}``;
             names outside the standard set become model-specific attributes (``tokenizer.image_token``,
@@ -112,6 +123,20 @@ def build_tokenizer(
     """
     special_tokens = list(dict.fromkeys([*named_tokens.values(), *control_tokens]))
     vocab, merges = bpe_vocabulary(style, special_tokens)
+    if tokenizer_class is TokenizersBackend:
+        if style != "byte_level":
+            raise ValueError(f"A bare TokenizersBackend is built byte-level only, not {style!r}.")
+        backend = Tokenizer(BPE(vocab=vocab, merges=merges, fuse_unk=False))
+        backend.pre_tokenizer = pre_tokenizers.Sequence(
+            [
+                pre_tokenizers.Split(Regex(_LLAMA3_SPLIT), behavior="isolated"),
+                pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+            ]
+        )
+        backend.decoder = decoders.ByteLevel()
+        return tokenizer_class(
+            tokenizer_object=backend, extra_special_tokens=list(control_tokens), **named_tokens, **kwargs
+        )
     return tokenizer_class(
         vocab=vocab, merges=merges, extra_special_tokens=list(control_tokens), **named_tokens, **kwargs
     )

@@ -24,6 +24,9 @@ from transformers import (
     Gemma3ForConditionalGeneration,
     Gemma3Processor,
     GemmaTokenizer,
+    Idefics3Config,
+    Idefics3ForConditionalGeneration,
+    Idefics3Processor,
     LlamaTokenizer,
     LlavaConfig,
     LlavaForConditionalGeneration,
@@ -45,8 +48,13 @@ from transformers import (
     Qwen2VLConfig,
     Qwen2VLForConditionalGeneration,
     Qwen2VLProcessor,
+    SmolVLMConfig,
+    SmolVLMForConditionalGeneration,
+    SmolVLMProcessor,
+    TokenizersBackend,
 )
 from transformers.image_processing_utils import BaseImageProcessor
+from transformers.models.smolvlm.video_processing_smolvlm import SmolVLMVideoProcessor
 from transformers.utils import is_torchvision_available
 
 from .images import tiny_image
@@ -134,6 +142,23 @@ _QWEN_TEMPLATE = r"""
 {%- if add_generation_prompt -%}{{ '<|im_start|>assistant\n' }}{%- endif -%}"""
 """Qwen2-VL and Qwen2.5-VL: ChatML with ``<|vision_start|><|image_pad|><|vision_end|>`` per image."""
 
+_IDEFICS3_TURNS = r"""
+{%- for message in messages -%}
+{{ message['role'] | capitalize }}
+{%- if message['content'] is string -%}{{ ': ' + message['content'] }}
+{%- else -%}
+{{ ':' if message['content'][0]['type'] == 'image' else ': ' }}
+{%- for item in message['content'] -%}
+{%- if item['type'] == 'image' -%}{{ '<image>' }}
+{%- elif item['type'] == 'text' -%}{{ item['text'] }}
+{%- endif -%}
+{%- endfor -%}
+{%- endif -%}
+{{ '<end_of_utterance>\n' }}
+{%- endfor -%}
+{%- if add_generation_prompt -%}{{ 'Assistant:' }}{%- endif -%}"""
+"""Idefics3 and SmolVLM, after their first token: ``User:<image>What ...?<end_of_utterance>\nAssistant:``."""
+
 
 def _image_processor(class_name: str, **kwargs: Any) -> BaseImageProcessor:
     """The image processor ``AutoImageProcessor`` picks: ``class_name`` given torchvision, else its PIL twin."""
@@ -216,7 +241,7 @@ def _llama_tokenizer() -> PreTrainedTokenizerBase:
 
 
 def _llama_text_config(tokenizer: PreTrainedTokenizerBase) -> dict[str, Any]:
-    """The Llama decoder of LLaVA 1.5 and LLaVA-NeXT, sized to ``tokenizer``."""
+    """The Llama decoder of LLaVA 1.5, LLaVA-NeXT, Idefics3 and SmolVLM, sized to ``tokenizer``."""
     return {
         "model_type": "llama",
         **_TEXT,
@@ -287,15 +312,20 @@ def _llava_next() -> tuple[PreTrainedConfig, ProcessorMixin]:
     return config, processor
 
 
-def _qwen_processor(
-    processor_class: type[ProcessorMixin], image_processor: BaseImageProcessor, tokenizer: PreTrainedTokenizerBase
+def _processor_with_video(
+    processor_class: type[ProcessorMixin],
+    image_processor: BaseImageProcessor,
+    tokenizer: PreTrainedTokenizerBase,
+    video_processor: object,
+    **kwargs: Any,
 ) -> ProcessorMixin:
-    """``processor_class(image_processor, tokenizer, video_processor=None, chat_template=...)``, for images only.
+    """``processor_class(image_processor, tokenizer, video_processor, **kwargs)`` for a processor that takes videos.
 
-    transformers' Qwen video processors need torchvision, and ``ProcessorMixin.__init__`` checks the class of every
-    sub-processor, a check that fails outright without torchvision (``VideoProcessorMixin`` is not exported then).
-    So no Qwen-VL processor can be built the ordinary way here; this skips that one check and leaves
-    ``processor.video_processor`` as ``None``. Everything else is the real ``__init__``.
+    transformers' video processors need torchvision, and ``ProcessorMixin.__init__`` checks the class of every
+    sub-processor, a check that fails outright without torchvision (``BaseVideoProcessor`` is not exported then).
+    So such a processor cannot be built the ordinary way here; this skips that one check and keeps ``video_processor``
+    as given: ``None``, or a video processor imported from its own module, which builds without torchvision for the
+    processors whose ``apply_chat_template`` reads its settings. Everything else is the real ``__init__``.
     """
     processor = processor_class.__new__(processor_class)
     check_class = processor.check_argument_for_proper_class
@@ -304,7 +334,7 @@ def _qwen_processor(
         return None if argument_name == "video_processor" else check_class(argument_name, argument)
 
     processor.check_argument_for_proper_class = check_all_but_video  # type: ignore[method-assign]
-    processor_class.__init__(processor, image_processor, tokenizer, None, chat_template=_QWEN_TEMPLATE)
+    processor_class.__init__(processor, image_processor, tokenizer, video_processor, **kwargs)
     del processor.check_argument_for_proper_class
     return processor
 
@@ -332,7 +362,7 @@ def _qwen_parts(
         temporal_patch_size=2,
         size={"shortest_edge": 14 * 14 * 4, "longest_edge": 112 * 112},
     )
-    processor = _qwen_processor(processor_class, image_processor, tokenizer)
+    processor = _processor_with_video(processor_class, image_processor, tokenizer, None, chat_template=_QWEN_TEMPLATE)
     config = config_class(
         text_config={
             **{key: value for key, value in _TEXT.items() if key != "head_dim"},
@@ -378,6 +408,86 @@ def _qwen2_5_vl() -> tuple[PreTrainedConfig, ProcessorMixin]:
     return _qwen_parts(Qwen2_5_VLConfig, Qwen2_5_VLProcessor, vision)
 
 
+_IDEFICS3_TOKENS = (
+    "<fake_token_around_image>",
+    "<image>",
+    "<end_of_utterance>",
+    "<global-img>",
+    *(f"<row_{row}_col_{col}>" for row in range(1, 7) for col in range(1, 7)),
+)
+"""The special tokens of Idefics3 and SmolVLM: tile delimiter, placeholder, end of turn, global view, tile tags."""
+
+
+def _idefics3() -> tuple[PreTrainedConfig, ProcessorMixin]:
+    """Idefics3 (Llama 3): images are split into 32 px tiles of 8 x 8 patches, pixel-shuffled 2 x 2 to 4 x 4 = 16
+    tokens each, followed by a 32 px global view.
+
+    The processor scales the longest side to 96 px (3 tiles) and the other to a multiple of 32: an 84 x 56 picture
+    gives 2 rows x 3 columns of tiles and the global view, 7 x 16 = 112 image tokens.
+    """
+    tokenizer = build_tokenizer(
+        TokenizersBackend,
+        "byte_level",
+        {"bos_token": "<|begin_of_text|>", "eos_token": "<end_of_utterance>", "pad_token": "<|end_of_text|>"},
+        _IDEFICS3_TOKENS,
+        add_bos_token=True,
+    )
+    image_processor = _image_processor(
+        "Idefics3ImageProcessor", size={"longest_edge": 96}, max_image_size={"longest_edge": 32}
+    )
+    template = tokenizer.bos_token + _IDEFICS3_TURNS
+    processor = Idefics3Processor(image_processor, tokenizer, image_seq_len=16, chat_template=template)
+    config = Idefics3Config(
+        text_config=_llama_text_config(tokenizer),
+        vision_config={**_VISION, "image_size": 32, "patch_size": 4},
+        scale_factor=2,
+        image_token_id=processor.image_token_id,
+    )
+    return config, processor
+
+
+def _smolvlm() -> tuple[PreTrainedConfig, ProcessorMixin]:
+    """SmolVLM: as Idefics3, with 48 px tiles of 12 x 12 patches pixel-shuffled 4 x 4 to 3 x 3 = 9 tokens each.
+
+    The processor scales the longest side to 144 px (3 tiles): an 84 x 56 picture gives 2 rows x 3 columns of tiles
+    and the global view, 7 x 9 = 63 image tokens. ``SmolVLMProcessor`` needs the ``num2words`` package (for the
+    prompts of videos) and reads its video processor's settings in ``apply_chat_template``.
+    """
+    tokenizer = build_tokenizer(
+        TokenizersBackend,
+        "byte_level",
+        {
+            "bos_token": "<|im_start|>",
+            "eos_token": "<end_of_utterance>",
+            "pad_token": "<|im_end|>",
+            "unk_token": "<|endoftext|>",
+            "fake_image_token": "<fake_token_around_image>",
+            "image_token": "<image>",
+            "global_image_token": "<global-img>",
+            "end_of_utterance_token": "<end_of_utterance>",
+        },
+        _IDEFICS3_TOKENS,
+    )
+    image_processor = _image_processor(
+        "SmolVLMImageProcessor", size={"longest_edge": 144}, max_image_size={"longest_edge": 48}
+    )
+    processor = _processor_with_video(
+        SmolVLMProcessor,
+        image_processor,
+        tokenizer,
+        SmolVLMVideoProcessor(),
+        image_seq_len=9,
+        chat_template=tokenizer.bos_token + _IDEFICS3_TURNS,
+    )
+    config = SmolVLMConfig(
+        text_config=_llama_text_config(tokenizer),
+        vision_config={**_VISION, "image_size": 48, "patch_size": 4},
+        scale_factor=4,
+        image_token_id=processor.image_token_id,
+    )
+    return config, processor
+
+
 @dataclass(frozen=True)
 class _Recipe:
     """How to build one architecture of the zoo."""
@@ -395,9 +505,11 @@ _RECIPES: dict[str, _Recipe] = {
     "llava_next": _Recipe(LlavaNextForConditionalGeneration, _llava_next),
     "qwen2_vl": _Recipe(Qwen2VLForConditionalGeneration, _qwen2_vl),
     "qwen2_5_vl": _Recipe(Qwen2_5_VLForConditionalGeneration, _qwen2_5_vl),
+    "idefics3": _Recipe(Idefics3ForConditionalGeneration, _idefics3),
+    "smolvlm": _Recipe(SmolVLMForConditionalGeneration, _smolvlm),
 }
 
-EXTRA_ARCHITECTURES: tuple[str, ...] = ("llava_next",)
+EXTRA_ARCHITECTURES: tuple[str, ...] = ("llava_next", "idefics3", "smolvlm")
 """Architectures :func:`tiny_vlm` builds that are not yet in :data:`TINY_ARCHITECTURES`, the list the package's
 end-to-end tests iterate over: each moves there once the package knows where its image tokens sit (its layout)."""
 
