@@ -11,6 +11,9 @@ model class, and the size of the example picture.
 
 from __future__ import annotations
 
+import importlib
+import sys
+import types
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -34,6 +37,8 @@ from transformers import (
     LlavaNextForConditionalGeneration,
     LlavaNextProcessor,
     LlavaProcessor,
+    Mistral3Config,
+    Mistral3ForConditionalGeneration,
     PaliGemmaConfig,
     PaliGemmaForConditionalGeneration,
     PaliGemmaProcessor,
@@ -54,6 +59,7 @@ from transformers import (
     TokenizersBackend,
 )
 from transformers.image_processing_utils import BaseImageProcessor
+from transformers.models.pixtral import image_processing_pil_pixtral
 from transformers.models.smolvlm.video_processing_smolvlm import SmolVLMVideoProcessor
 from transformers.utils import is_torchvision_available
 
@@ -158,6 +164,24 @@ _IDEFICS3_TURNS = r"""
 {%- endfor -%}
 {%- if add_generation_prompt -%}{{ 'Assistant:' }}{%- endif -%}"""
 """Idefics3 and SmolVLM, after their first token: ``User:<image>What ...?<end_of_utterance>\nAssistant:``."""
+
+_MISTRAL3_TEMPLATE = r"""{{ bos_token }}
+{%- for message in messages -%}
+{%- if message['role'] == 'system' -%}{{ '[SYSTEM_PROMPT]' + message['content'] + '[/SYSTEM_PROMPT]' }}
+{%- elif message['role'] == 'user' -%}{{ '[INST]' }}
+{%- if message['content'] is string -%}{{ message['content'] }}
+{%- else -%}
+{%- for item in message['content'] -%}
+{%- if item['type'] == 'image' -%}{{ '[IMG]' }}
+{%- elif item['type'] == 'text' -%}{{ item['text'] }}
+{%- endif -%}
+{%- endfor -%}
+{%- endif -%}
+{{ '[/INST]' }}
+{%- else -%}{{ message['content'] + eos_token }}
+{%- endif -%}
+{%- endfor -%}"""
+"""Mistral Small 3.1: ``<s>[INST][IMG]What ...?[/INST]``, the content in its order, no default system prompt."""
 
 
 def _image_processor(class_name: str, **kwargs: Any) -> BaseImageProcessor:
@@ -488,6 +512,64 @@ def _smolvlm() -> tuple[PreTrainedConfig, ProcessorMixin]:
     return config, processor
 
 
+def _pixtral_processor_class() -> type[ProcessorMixin]:
+    """``PixtralProcessor`` (the processor of Mistral 3), which transformers cannot import without torchvision.
+
+    Its module imports ``get_resize_output_image_size`` from the torchvision image processor's module, which fails
+    without torchvision; the PIL image processor's module has the same function. This imports the processor's module
+    with the PIL one standing in for the torchvision one, which is gone again afterwards.
+    """
+    if is_torchvision_available():
+        return cast(type[ProcessorMixin], transformers.PixtralProcessor)
+    torchvision_module = "transformers.models.pixtral.image_processing_pixtral"
+    stand_in = types.ModuleType(torchvision_module)
+    stand_in.get_resize_output_image_size = image_processing_pil_pixtral.get_resize_output_image_size  # type: ignore[attr-defined]
+    sys.modules[torchvision_module] = stand_in
+    try:
+        module = importlib.import_module("transformers.models.pixtral.processing_pixtral")
+    finally:
+        del sys.modules[torchvision_module]
+    return cast(type[ProcessorMixin], module.PixtralProcessor)
+
+
+def _mistral3() -> tuple[PreTrainedConfig, ProcessorMixin]:
+    """Mistral 3 (Mistral Small 3.1): a Pixtral tower with 4 px patches, merged 2 x 2 by the projector, so one image
+    token per 8 x 8 px; a Mistral decoder.
+
+    Pictures keep their aspect ratio: scaled down to fit 64 x 64 px and rounded up to multiples of 8 px, so an
+    84 x 56 picture becomes 64 x 48 (``image_sizes``), 6 rows of 8 ``[IMG]``, each row closed by ``[IMG_BREAK]`` but
+    the last, closed by ``[IMG_END]``.
+    """
+    tokenizer = build_tokenizer(
+        TokenizersBackend,
+        "byte_level",
+        {"unk_token": "<unk>", "bos_token": "<s>", "eos_token": "</s>", "pad_token": "[PAD]"},
+        ("[INST]", "[/INST]", "[IMG]", "[IMG_BREAK]", "[IMG_END]", "[SYSTEM_PROMPT]", "[/SYSTEM_PROMPT]"),
+        add_bos_token=True,
+    )
+    image_processor = _image_processor(
+        "PixtralImageProcessor", size={"longest_edge": 64}, patch_size={"height": 4, "width": 4}
+    )
+    processor = _pixtral_processor_class()(
+        image_processor, tokenizer, patch_size=4, spatial_merge_size=2, chat_template=_MISTRAL3_TEMPLATE
+    )
+    config = Mistral3Config(
+        text_config={
+            "model_type": "mistral",
+            **_TEXT,
+            "sliding_window": None,
+            "vocab_size": len(tokenizer),
+            "pad_token_id": tokenizer.pad_token_id,
+            "bos_token_id": tokenizer.bos_token_id,
+            "eos_token_id": tokenizer.eos_token_id,
+        },
+        vision_config={"model_type": "pixtral", **_VISION, "image_size": 64, "patch_size": 4},
+        image_token_index=tokenizer.convert_tokens_to_ids("[IMG]"),
+        spatial_merge_size=2,
+    )
+    return config, processor
+
+
 @dataclass(frozen=True)
 class _Recipe:
     """How to build one architecture of the zoo."""
@@ -507,9 +589,10 @@ _RECIPES: dict[str, _Recipe] = {
     "qwen2_5_vl": _Recipe(Qwen2_5_VLForConditionalGeneration, _qwen2_5_vl),
     "idefics3": _Recipe(Idefics3ForConditionalGeneration, _idefics3),
     "smolvlm": _Recipe(SmolVLMForConditionalGeneration, _smolvlm),
+    "mistral3": _Recipe(Mistral3ForConditionalGeneration, _mistral3),
 }
 
-EXTRA_ARCHITECTURES: tuple[str, ...] = ("llava_next", "idefics3", "smolvlm")
+EXTRA_ARCHITECTURES: tuple[str, ...] = ("llava_next", "idefics3", "smolvlm", "mistral3")
 """Architectures :func:`tiny_vlm` builds that are not yet in :data:`TINY_ARCHITECTURES`, the list the package's
 end-to-end tests iterate over: each moves there once the package knows where its image tokens sit (its layout)."""
 
