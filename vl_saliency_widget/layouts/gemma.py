@@ -78,9 +78,7 @@ def gemma3_layout(ctx: LayoutContext) -> list[ImageLayout]:
 def _square_layouts(ctx: LayoutContext, side: int) -> list[ImageLayout]:
     pixel_values = ctx.inputs["pixel_values"]
     if pixel_values.ndim != 4:
-        raise ValueError(
-            f"pixel_values has shape {tuple(pixel_values.shape)}; expected [images, 3, H, W]."
-        )
+        raise ValueError(f"pixel_values has shape {tuple(pixel_values.shape)}; expected [images, 3, H, W].")
     n_images = int(pixel_values.shape[0])
     runs = ctx.split_runs([side * side] * n_images)
     height, width = int(pixel_values.shape[-2]), int(pixel_values.shape[-1])
