@@ -16,6 +16,8 @@ from transformers import (
     GemmaTokenizer,
     Idefics3ForConditionalGeneration,
     Idefics3Processor,
+    InternVLForConditionalGeneration,
+    InternVLProcessor,
     LlamaTokenizer,
     LlavaForConditionalGeneration,
     LlavaNextForConditionalGeneration,
@@ -35,6 +37,7 @@ from transformers import (
     SmolVLMProcessor,
     TokenizersBackend,
 )
+from transformers.models.got_ocr2.image_processing_pil_got_ocr2 import get_optimal_tiled_canvas
 
 from vl_saliency_widget.testing import EXTRA_ARCHITECTURES, TINY_ARCHITECTURES, tiny_image, tiny_inputs, tiny_vlm
 
@@ -49,6 +52,7 @@ EXPECTED_CLASSES = {
     "smolvlm": (SmolVLMForConditionalGeneration, SmolVLMProcessor, TokenizersBackend),
     # Without torchvision, transformers exports only a placeholder for PixtralProcessor: compared by name.
     "mistral3": (Mistral3ForConditionalGeneration, "PixtralProcessor", TokenizersBackend),
+    "internvl": (InternVLForConditionalGeneration, InternVLProcessor, Qwen2Tokenizer),
 }
 
 DEFAULT_IMAGE_TOKENS = {
@@ -61,6 +65,7 @@ DEFAULT_IMAGE_TOKENS = {
     "idefics3": (2 * 3 + 1) * 4 * 4,  # 2 x 3 tiles and the global view, 4 x 4 tokens each
     "smolvlm": (2 * 3 + 1) * 3 * 3,  # 2 x 3 tiles and the global view, 3 x 3 tokens each
     "mistral3": 6 * 8,  # scaled to 64 x 42 px, rounded up to 64 x 48: one token per 8 x 8 px
+    "internvl": (2 * 3 + 1) * 4 * 4,  # 2 x 3 tiles and the thumbnail, 4 x 4 tokens each
 }
 """Image tokens for the default example picture (84 x 56 px): rows x cols of each view."""
 
@@ -94,12 +99,15 @@ PROMPTS = {
     "[IMG]*8 [IMG_BREAK] [IMG]*8 [IMG_BREAK] [IMG]*8 [IMG_BREAK] "
     "[IMG]*8 [IMG_BREAK] [IMG]*8 [IMG_BREAK] [IMG]*8 [IMG_END] "
     "What Ġcolor Ġis Ġthe Ġcircle ? [/INST]",
+    "internvl": "<|im_start|> user Ċ <img> <IMG_CONTEXT>*112 </img> Ċ What Ġcolor Ġis Ġthe Ġcircle ? <|im_end|> Ċ "
+    "<|im_start|> assistant Ċ",
 }
 """The chat-template prompt of the default picture token by token, a run of one token written ``token*count``."""
 
 TILE_GRIDS = {
     "idefics3": {(84, 56): (2, 3), (30, 90): (3, 1)},
     "smolvlm": {(84, 56): (2, 3), (30, 90): (3, 1)},
+    "internvl": {(84, 56): (2, 3), (30, 90): (3, 1)},
 }
 """``(rows, cols)`` of the tiles each tiling architecture cuts a picture of ``(width, height)`` px into."""
 
@@ -127,11 +135,24 @@ def tile_grids(zoo: Zoo, images: list[Image.Image]) -> list[tuple[int, int]]:
     if zoo.name in ("idefics3", "smolvlm"):  # the processor drops them from its outputs; its image processor has them
         grid = zoo.processor.image_processor(images, return_row_col_info=True)
         return list(zip(grid["rows"][0], grid["cols"][0], strict=True))
+    if zoo.name == "internvl":  # the processor drops num_patches from its outputs; the grid is recomputed
+        image_processor = zoo.processor.image_processor
+        tile = (image_processor.size["height"], image_processor.size["width"])
+        limits = (image_processor.min_patches, image_processor.max_patches)
+        grids = [get_optimal_tiled_canvas((image.height, image.width), tile, *limits) for image in images]
+        return [(rows, cols) for cols, rows in grids]
     raise AssertionError(f"{zoo.name} does not tile its pictures.")
 
 
 def image_token_count(zoo: Zoo, input_ids: torch.Tensor) -> int:
     return int((input_ids == zoo.model.config.image_token_id).sum())
+
+
+def view_count(zoo: Zoo, inputs: BatchFeature) -> int:
+    """How many views (tiles and global views) of its one picture ``inputs`` hold for the vision tower."""
+    if zoo.name in ("idefics3", "smolvlm"):  # [batch, views, 3, H, W]
+        return inputs["pixel_values"].shape[1]
+    return inputs["pixel_values"].shape[0]  # [views, 3, H, W]
 
 
 def expected_tokens_per_image(zoo: Zoo, inputs: BatchFeature, images: list[Image.Image]) -> list[int]:
@@ -141,6 +162,8 @@ def expected_tokens_per_image(zoo: Zoo, inputs: BatchFeature, images: list[Image
     if zoo.name in ("idefics3", "smolvlm"):  # every tile and the global view: (side / patch / scale_factor)^2 each
         per_view = (vision.image_size // vision.patch_size // config.scale_factor) ** 2
         return [per_view * (rows * cols + 1) for rows, cols in tile_grids(zoo, images)]
+    if zoo.name == "internvl":  # every tile, then a thumbnail where there are several tiles
+        return [config.image_seq_length * (rows * cols + (rows * cols > 1)) for rows, cols in tile_grids(zoo, images)]
     if zoo.name == "mistral3":  # one token per (patch x merge)^2 pixels of the resized picture
         side = vision.patch_size * config.spatial_merge_size
         return (inputs["image_sizes"] // side).prod(-1).tolist()
@@ -262,7 +285,7 @@ def test_tiling_cuts_wide_and_tall_pictures_into_several_tiles_and_a_global_view
         assert (rows, cols) == expected
         assert rows * cols > 1
         inputs = zoo.processor(text=zoo.processor.image_token, images=image, return_tensors="pt")
-        assert inputs["pixel_values"].shape[1] == rows * cols + 1  # the tiles, then the global view
+        assert view_count(zoo, inputs) == rows * cols + 1  # the tiles, then the global view
 
 
 def test_plain_processor_call_with_the_image_placeholder(zoo: Zoo) -> None:

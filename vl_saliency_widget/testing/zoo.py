@@ -30,6 +30,9 @@ from transformers import (
     Idefics3Config,
     Idefics3ForConditionalGeneration,
     Idefics3Processor,
+    InternVLConfig,
+    InternVLForConditionalGeneration,
+    InternVLProcessor,
     LlamaTokenizer,
     LlavaConfig,
     LlavaForConditionalGeneration,
@@ -182,6 +185,23 @@ _MISTRAL3_TEMPLATE = r"""{{ bos_token }}
 {%- endif -%}
 {%- endfor -%}"""
 """Mistral Small 3.1: ``<s>[INST][IMG]What ...?[/INST]``, the content in its order, no default system prompt."""
+
+_INTERNVL_TEMPLATE = r"""
+{%- for message in messages -%}
+{{ '<|im_start|>' + message['role'] + '\n' }}
+{%- if message['content'] is string -%}{{ message['content'] }}
+{%- else -%}
+{%- for item in message['content'] -%}
+{%- if item['type'] == 'image' -%}{{ '<IMG_CONTEXT>\n' }}
+{%- elif item['type'] == 'text' -%}{{ item['text'] }}
+{%- endif -%}
+{%- endfor -%}
+{%- endif -%}
+{{ '<|im_end|>\n' }}
+{%- endfor -%}
+{%- if add_generation_prompt -%}{{ '<|im_start|>assistant\n' }}{%- endif -%}"""
+"""InternVL 3: ChatML with ``<IMG_CONTEXT>\n`` per image (the processor wraps it in ``<img>...</img>``), no default
+system prompt."""
 
 
 def _image_processor(class_name: str, **kwargs: Any) -> BaseImageProcessor:
@@ -570,6 +590,49 @@ def _mistral3() -> tuple[PreTrainedConfig, ProcessorMixin]:
     return config, processor
 
 
+def _internvl() -> tuple[PreTrainedConfig, ProcessorMixin]:
+    """InternVL 3: an InternViT tower on 32 px tiles of 8 x 8 patches, CLS dropped, pixel-shuffled 2 x 2 to 4 x 4 = 16
+    tokens each; a Qwen2 decoder.
+
+    The processor picks the grid of at most 6 tiles whose aspect ratio is closest to the picture's and adds a
+    thumbnail of the whole picture when there is more than one tile: an 84 x 56 picture gives 2 rows x 3 columns and
+    the thumbnail, 7 x 16 = 112 ``<IMG_CONTEXT>`` between ``<img>`` and ``</img>``.
+    """
+    tokenizer = build_tokenizer(
+        Qwen2Tokenizer,
+        "byte_level",
+        {
+            "pad_token": "<|endoftext|>",
+            "eos_token": "<|im_end|>",
+            "start_image_token": "<img>",
+            "end_image_token": "</img>",
+            "context_image_token": "<IMG_CONTEXT>",
+            "video_token": "<video>",
+        },
+        ("<|im_start|>",),
+    )
+    image_processor = _image_processor(
+        "GotOcr2ImageProcessor", size={"height": 32, "width": 32}, crop_to_patches=True, max_patches=6
+    )
+    processor = _processor_with_video(
+        InternVLProcessor, image_processor, tokenizer, None, image_seq_length=16, chat_template=_INTERNVL_TEMPLATE
+    )
+    config = InternVLConfig(
+        text_config={
+            "model_type": "qwen2",
+            **_TEXT,
+            "vocab_size": len(tokenizer),
+            "pad_token_id": tokenizer.pad_token_id,
+            "eos_token_id": tokenizer.eos_token_id,
+        },
+        vision_config={**_VISION, "image_size": [32, 32], "patch_size": [4, 4]},
+        image_token_id=tokenizer.context_image_token_id,
+        image_seq_length=processor.image_seq_length,
+        downsample_ratio=0.5,
+    )
+    return config, processor
+
+
 @dataclass(frozen=True)
 class _Recipe:
     """How to build one architecture of the zoo."""
@@ -590,9 +653,10 @@ _RECIPES: dict[str, _Recipe] = {
     "idefics3": _Recipe(Idefics3ForConditionalGeneration, _idefics3),
     "smolvlm": _Recipe(SmolVLMForConditionalGeneration, _smolvlm),
     "mistral3": _Recipe(Mistral3ForConditionalGeneration, _mistral3),
+    "internvl": _Recipe(InternVLForConditionalGeneration, _internvl),
 }
 
-EXTRA_ARCHITECTURES: tuple[str, ...] = ("llava_next", "idefics3", "smolvlm", "mistral3")
+EXTRA_ARCHITECTURES: tuple[str, ...] = ("llava_next", "idefics3", "smolvlm", "mistral3", "internvl")
 """Architectures :func:`tiny_vlm` builds that are not yet in :data:`TINY_ARCHITECTURES`, the list the package's
 end-to-end tests iterate over: each moves there once the package knows where its image tokens sit (its layout)."""
 
