@@ -34,7 +34,6 @@ export class Heatmap {
   private readonly low: HTMLElement;
   private readonly high: HTMLElement;
   private picture: ImageBitmap | null = null;
-  private box: [number, number, number, number] = [0, 0, 1, 1];
 
   constructor() {
     this.element = document.createElement("div");
@@ -53,15 +52,9 @@ export class Heatmap {
     this.element.append(this.canvas, legend);
   }
 
-  /** The picture under the map, its size in pixels and the map's box on it (fractions). */
-  setPicture(
-    picture: ImageBitmap | null,
-    width: number,
-    height: number,
-    box: [number, number, number, number],
-  ): void {
+  /** The picture under the map and its size in pixels; the map covers the whole picture. */
+  setPicture(picture: ImageBitmap | null, width: number, height: number): void {
     this.picture = picture;
-    this.box = box;
     const [cssWidth, cssHeight] = fitSize(width, height);
     const ratio = window.devicePixelRatio || 1;
     this.canvas.style.width = `${cssWidth}px`;
@@ -95,22 +88,13 @@ export class Heatmap {
           0,
           0,
         );
-      const [left, top, right, bottom] = this.box;
-      const x = left * width;
-      const y = top * height;
-      const w = (right - left) * width;
-      const h = (bottom - top) * height;
       ctx.imageSmoothingEnabled = look.smooth;
       ctx.globalAlpha = look.opacity;
-      ctx.drawImage(cells, x, y, w, h);
+      ctx.drawImage(cells, 0, 0, width, height);
       ctx.globalAlpha = 1;
       this.canvas.dataset.grid = `${grid.h},${grid.w}`;
-      this.canvas.dataset.overlay = [x, y, w, h]
-        .map((v) => v.toFixed(2))
-        .join(",");
     } else {
       delete this.canvas.dataset.grid;
-      delete this.canvas.dataset.overlay;
     }
     this.drawBar(look.colormap, grid ? range : null);
     return range;

@@ -12,8 +12,6 @@ export interface Picture {
   png: DataView;
   width: number;
   height: number;
-  /** Where the main token grid lies on the picture: [left, top, right, bottom] as fractions of its size. */
-  box: [number, number, number, number];
 }
 
 export interface TokenInfo {

@@ -106,6 +106,7 @@ export function mountView(
   let hover: number | null = null;
   let pendingId = 0;
   let awaitingKernel = false;
+  let computingAll = false;
   let pictures: (ImageBitmap | null)[] = [];
 
   // -- layout ---------------------------------------------------------------------------------------------
@@ -178,7 +179,7 @@ export function mountView(
   computeAll.addEventListener(
     "click",
     () => {
-      awaitingKernel = true;
+      computingAll = true;
       model.send({ type: "compute_all" });
       render();
     },
@@ -341,9 +342,11 @@ export function mountView(
 
   function onMessage(message: KernelMessage, buffers: DataView[]): void {
     if (message.type === "progress") {
-      progress.hidden = message.done >= message.total;
+      computingAll = message.done < message.total;
+      progress.hidden = !computingAll;
       progress.max = message.total;
       progress.value = message.done;
+      render();
       return;
     }
     if (message.id !== 0 && message.id !== pendingId) return; // a late answer to an older selection
@@ -408,7 +411,7 @@ export function mountView(
         : `${text} (position ${shown}) · ${model.get("mode")} · ${what} · ${formatValue(range[0])} to ${formatValue(range[1])}`;
 
     strip.show(token, model.get("image_index"));
-    const isBusy = pendingId !== 0 || awaitingKernel;
+    const isBusy = pendingId !== 0 || awaitingKernel || computingAll;
     root.dataset.busy = String(isBusy);
     busy.hidden = !isBusy;
 
@@ -456,7 +459,6 @@ export function mountView(
         pictures[index] ?? null,
         picture.width,
         picture.height,
-        picture.box,
       );
     render();
   }

@@ -67,14 +67,14 @@ IDLE = """() => document.querySelector(".vlsw-root")?.dataset.busy === "false"
 # Grey level (red channel) at the centre of every map cell on the heatmap canvas, and a checksum of all pixels.
 READ_CANVAS = """(canvas) => {
     const [h, w] = canvas.dataset.grid.split(",").map(Number);
-    const [x, y, width, height] = canvas.dataset.overlay.split(",").map(Number);
+    const { width, height } = canvas;
     const ctx = canvas.getContext("2d");
     const levels = [];
     for (let i = 0; i < h; i++) {
         const row = [];
         for (let j = 0; j < w; j++) {
-            const px = Math.floor(x + ((j + 0.5) * width) / w);
-            const py = Math.floor(y + ((i + 0.5) * height) / h);
+            const px = Math.floor(((j + 0.5) * width) / w);
+            const py = Math.floor(((i + 0.5) * height) / h);
             row.push(ctx.getImageData(px, py, 1, 1).data[0]);
         }
         levels.push(row);
@@ -163,6 +163,20 @@ def test_python_token_change_moves_the_view(nb: Any) -> None:
     assert_shows(read_canvas(nb.page), python_map(nb))
 
 
+def test_arrow_keys_step_through_the_tokens(nb: Any) -> None:
+    tokens = generated_tokens(nb)
+    nb.run(f"w.token = {tokens[1]}")
+    wait_idle(nb, tokens[1])
+    nb.page.focus(".vlsw-strip")
+    nb.page.keyboard.press("ArrowRight")
+    wait_idle(nb, tokens[2])
+    nb.page.keyboard.press("ArrowLeft")
+    nb.page.keyboard.press("ArrowLeft")
+    wait_idle(nb, tokens[0])
+    assert nb.value("w.token") == tokens[0]
+    assert_shows(read_canvas(nb.page), python_map(nb))
+
+
 def test_hover_previews_without_the_kernel(nb: Any) -> None:
     selected, hovered = generated_tokens(nb)[-1], generated_tokens(nb)[1]
     nb.run(f"w.token = {selected}")
@@ -197,6 +211,16 @@ def test_method_switch_recomputes(nb: Any) -> None:
     after = read_canvas(nb.page)
     assert after["checksum"] != before["checksum"]
     assert_shows(after, python_map(nb))
+
+    # Gradients are computed per token when first needed: the others are marked pending until "compute all".
+    assert nb.page.locator(".vlsw-token.pending").count() > 0
+    nb.page.click("[data-testid=compute-all]")
+    nb.wait(f"() => ({IDLE[6:]}) && document.querySelectorAll('.vlsw-token.pending').length === 0")
+    assert nb.page.is_hidden("[data-testid=compute-all]")
+    hovered = next(t for t in generated_tokens(nb) if t != after["token"])
+    nb.page.hover(f"[data-testid=token][data-index='{hovered}']")
+    assert read_canvas(nb.page)["source"] == "hover"
+    assert_shows(read_canvas(nb.page), np.asarray(nb.value(f"aggregated({hovered})")))
     nb.page.select_option("[data-testid=method]", "attn")
     nb.wait(f"""() => ({IDLE[6:]}) && document.querySelector("[data-testid=heatmap]").dataset.mode === "attn" """)
 

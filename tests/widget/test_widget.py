@@ -171,8 +171,8 @@ def test_gradient_methods_preview_only_what_is_computed_and_a_click_computes_the
     assert decode(widget.previews["ready"]).sum() == 1, "one click computed more than its own token"
     widget.compute_all()
     assert decode(widget.previews["ready"]).all()
-    progress = [c for c, _ in sent.messages if c["type"] == "progress"]
-    assert progress[-1]["done"] == progress[-1]["total"] == len(progress)
+    progress = [(c["done"], c["total"]) for c, _ in sent.messages if c["type"] == "progress"]
+    assert progress == [(done, len(progress) - 1) for done in range(len(progress))]
     np.testing.assert_allclose(
         decode(widget.previews["maps"])[rows[target]], reference(fresh, target, "grad").agg().numpy()[0, 0], rtol=1e-6
     )
@@ -273,3 +273,40 @@ def test_serialization_round_trips_arrays_as_bytes() -> None:
     assert to_json_state({"a": [b"\x00\xff"]}) == {"a": [{"$base64": "AP8="}]}
     with pytest.raises(TypeError, match="astype"):
         encode_array(np.zeros(2, dtype=np.float64))
+
+
+@pytest.fixture(scope="module")
+def two_images() -> Trace:
+    model, processor = tiny_vlm("qwen2_vl")
+    wide, tall = tiny_image(seed=1, size=(84, 56)), tiny_image(seed=2, size=(56, 84))
+    content = [{"type": "image", "image": wide}, {"type": "image", "image": tall}, {"type": "text", "text": "Same?"}]
+    inputs = processor.apply_chat_template(
+        [{"role": "user", "content": content}],
+        tokenize=True,
+        return_dict=True,
+        return_tensors="pt",
+        add_generation_prompt=True,
+    )
+    generated_ids = model.generate(**inputs, max_new_tokens=4, do_sample=False)
+    return SaliencyExtractor(model, processor).capture(**inputs, generated_ids=generated_ids, images=[wide, tall])
+
+
+def test_each_image_of_the_prompt_has_its_picture_and_maps(two_images: Trace, sent: Sent) -> None:
+    widget = make(two_images, sent)
+    assert [(p["width"], p["height"]) for p in widget.images] == [(84, 56), (56, 84)]
+    assert sorted(set(decode(widget.tokens["image_of"]).tolist())) == [-1, 0, 1]
+    widget.image_index = 1
+    reply = sent.details()[-1]
+    assert (reply["id"], reply["image_index"]) == (0, 1)
+    expected = two_images.map(AbsoluteIndex(widget.token), mode="attn", image_index=1)
+    np.testing.assert_allclose(reply["map"], expected.numpy())
+    assert decode(widget.previews["maps"]).shape[1:] == tuple(expected.shape[2:]) == (6, 4)
+    with pytest.raises(TraitError, match=r"image_index must be in 0\.\.1"):
+        widget.image_index = 2
+
+
+def test_pictures_given_to_the_widget_replace_the_captured_ones(trace: Trace, sent: Sent) -> None:
+    other = tiny_image(seed=9, size=(40, 30))
+    assert make(trace, sent, image=other).images[0]["width"] == 40
+    with pytest.raises(ValueError, match=r"Got 2 picture\(s\) for a trace of 1 image\(s\)"):
+        SaliencyWidget(trace, image=[other, other])

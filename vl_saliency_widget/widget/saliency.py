@@ -70,7 +70,8 @@ class SaliencyWidget(anywidget.AnyWidget):  # type: ignore[misc]
 
     Args:
         trace: what ``SaliencyExtractor.capture`` returned.
-        image: the picture(s) to draw under the maps; default: the trace's own ``trace.images``.
+        image: the picture(s) to draw under the maps, one per image of the prompt; default: ``trace.images``.
+            Each map covers its whole picture.
         mode: the method to start with: "attn", "grad", "gradcam", "agcam", a key of ``methods``, or a trace
             transform ``fn(attn, grad) -> SaliencyMap`` (added to the menu under its ``__name__``).
         pipeline: a transform applied to every [layers, heads, h, w] map before it is shown, e.g.
@@ -129,9 +130,11 @@ class SaliencyWidget(anywidget.AnyWidget):  # type: ignore[misc]
         self._preview_ready = np.zeros(len(mappable), dtype=np.uint8)
         self._preview_row = {position: row for row, position in enumerate(mappable)}
         pictures = [image] if image is not None and not isinstance(image, Sequence) else image
+        if pictures is not None and len(pictures) != trace.total_images:
+            raise ValueError(f"Got {len(pictures)} picture(s) for a trace of {trace.total_images} image(s).")
         super().__init__(
             tokens=self._token_strip(trace),
-            images=[self._picture(trace, i, pictures) for i in range(trace.total_images)],
+            images=[encode_picture(picture) for picture in pictures or trace.images],
             methods=list(self._methods),
             mode=mode if mode is not None else next(iter(self._methods)),
             pipeline=pipeline,
@@ -166,15 +169,6 @@ class SaliencyWidget(anywidget.AnyWidget):  # type: ignore[misc]
             "mappable": encode_array(np.asarray(trace.text_positions, dtype=np.int32)),
             "grounding": encode_array(grounding),
         }
-
-    @staticmethod
-    def _picture(trace: Trace, index: int, pictures: Sequence[Image] | None) -> dict[str, Any]:
-        """The picture under image ``index`` and where its main token grid lies on it, as fractions."""
-        layout = trace.image_layouts[index]
-        picture = pictures[index] if pictures is not None else trace.images[index]
-        width, height = layout.size
-        left, top, right, bottom = layout.view().box
-        return encode_picture(picture) | {"box": [left / width, top / height, right / width, bottom / height]}
 
     # -- maps --------------------------------------------------------------------------------------------
 
@@ -259,12 +253,13 @@ class SaliencyWidget(anywidget.AnyWidget):  # type: ignore[misc]
         """
         todo = [p for p in self._preview_row if not self._preview_ready[self._preview_row[p]]]
         try:
-            for done, position in enumerate(todo, start=1):
-                self._store_preview(position, self._aggregate(self._compute(position)), publish=False)
+            for done, position in enumerate(todo):
                 self.send({"type": "progress", "done": done, "total": len(todo)})
+                self._store_preview(position, self._aggregate(self._compute(position)), publish=False)
         except Exception as error:
             self.error = _describe(error)
         self._publish_previews()
+        self.send({"type": "progress", "done": len(todo), "total": len(todo)})
 
     # -- selection and the kernel round trip -------------------------------------------------------------
 

@@ -1,0 +1,195 @@
+// @vitest-environment happy-dom
+import { beforeEach, describe, expect, it } from "vitest";
+import type { ArraySpec, Model, Traits } from "./model";
+import { mountView } from "./view";
+
+function spec(
+  array: Float32Array | Int32Array | Uint8Array,
+  shape: number[],
+): ArraySpec {
+  const dtype =
+    array instanceof Float32Array
+      ? "float32"
+      : array instanceof Int32Array
+        ? "int32"
+        : "uint8";
+  return { data: new DataView(array.buffer), dtype, shape };
+}
+
+type Listener = (...args: unknown[]) => void;
+
+/** A widget model that records what the view sends and lets the test play the kernel. */
+function fakeKernelModel(overrides: Partial<Traits> = {}) {
+  const state: Traits = {
+    tokens: {
+      strings: ["<s>", "a", "b", "c"],
+      special: [true, false, false, false],
+      image_of: spec(new Int32Array([-1, -1, -1, -1]), [4]),
+      gen_start: 2,
+      mappable: spec(new Int32Array([1, 2, 3]), [3]),
+      grounding: spec(new Float32Array(4), [4]),
+    },
+    images: [],
+    methods: ["attn", "grad"],
+    previews: {
+      maps: spec(new Float32Array([0, 1, 2, 3, 4, 5]), [3, 1, 2]),
+      ready: spec(new Uint8Array([1, 1, 1]), [3]),
+    },
+    token: 2,
+    mode: "attn",
+    image_index: 0,
+    layer_reduce: "mean",
+    head_reduce: "mean",
+    heads: [],
+    colormap: "inferno",
+    opacity: 0.6,
+    smooth: true,
+    error: "",
+    ...overrides,
+  };
+  const listeners = new Map<string, Set<Listener>>();
+  const sent: Record<string, unknown>[] = [];
+  const model = {
+    get: (key: keyof Traits) => state[key],
+    set: (key: keyof Traits, value: never) => {
+      state[key] = value;
+      for (const callback of listeners.get(`change:${key}`) ?? []) callback();
+    },
+    on: (name: string, callback: Listener) => {
+      listeners.set(name, (listeners.get(name) ?? new Set()).add(callback));
+    },
+    off: (name: string, callback: Listener) =>
+      listeners.get(name)?.delete(callback),
+    save_changes: () => undefined,
+    send: (message: Record<string, unknown>) => sent.push(message),
+  } as unknown as Model;
+  const detail = (id: number, token: number) => {
+    // [layers=1, heads=2, h=1, w=2]
+    const map = new Float32Array([token, 0, 0, token]);
+    const message = {
+      type: "detail",
+      id,
+      token,
+      mode: "attn",
+      image_index: 0,
+      detail: { buffer: 0, dtype: "float32", shape: [1, 2, 1, 2] },
+    };
+    for (const callback of listeners.get("msg:custom") ?? [])
+      callback(message, [new DataView(map.buffer)]);
+  };
+  const listening = () =>
+    [...listeners.values()].reduce((n, set) => n + set.size, 0);
+  return { model, sent, detail, listening };
+}
+
+const heatmap = () =>
+  document.querySelector<HTMLCanvasElement>('[data-testid="heatmap"]')!;
+const token = (i: number) =>
+  document.querySelector<HTMLElement>(
+    `[data-testid="token"][data-index="${i}"]`,
+  )!;
+
+describe("view", () => {
+  let el: HTMLElement;
+  beforeEach(() => {
+    el = document.createElement("div");
+    document.body.replaceChildren(el);
+  });
+
+  it("asks the kernel for the selected token's layers x heads when it mounts", () => {
+    const kernel = fakeKernelModel();
+    mountView(kernel.model, el, { kernel: true });
+    expect(kernel.sent).toEqual([
+      { type: "select", id: expect.any(Number), token: 2 },
+    ]);
+    expect(el.querySelector(".vlsw-root")?.getAttribute("data-busy")).toBe(
+      "true",
+    );
+  });
+
+  it("shows a click at once from the previews and drops a late answer to an older click", () => {
+    const kernel = fakeKernelModel();
+    mountView(kernel.model, el, { kernel: true });
+    token(3).click();
+    expect(heatmap().dataset.token).toBe("3");
+    expect(heatmap().dataset.source).toBe("selection");
+    token(1).click();
+    const [, older, newer] = kernel.sent.map((m) => m.id as number);
+    expect(newer).toBeGreaterThan(older);
+    kernel.detail(older, 3);
+    expect(heatmap().dataset.request).toBeUndefined();
+    expect(el.querySelector(".vlsw-root")?.getAttribute("data-busy")).toBe(
+      "true",
+    );
+    kernel.detail(newer, 1);
+    expect(heatmap().dataset.request).toBe(String(newer));
+    expect(el.querySelector(".vlsw-root")?.getAttribute("data-busy")).toBe(
+      "false",
+    );
+    expect(el.querySelectorAll('[data-testid="head-cell"]')).toHaveLength(2);
+  });
+
+  it("takes a Python-side update (request id 0) only for the token on screen", () => {
+    const kernel = fakeKernelModel();
+    mountView(kernel.model, el, { kernel: true });
+    kernel.detail(0, 3);
+    expect(heatmap().dataset.request).toBeUndefined();
+    kernel.model.set("token", 3);
+    kernel.detail(0, 3);
+    expect(heatmap().dataset.request).toBe("0");
+  });
+
+  it("shows a clicked head alone and adds heads with shift", () => {
+    const kernel = fakeKernelModel();
+    mountView(kernel.model, el, { kernel: true });
+    kernel.detail(kernel.sent[0].id as number, 2);
+    const cell = (k: number) =>
+      el.querySelector<HTMLElement>(
+        `[data-testid="head-cell"][data-head="${k}"]`,
+      )!;
+    cell(1).click();
+    expect(kernel.model.get("heads")).toEqual([[0, 1]]);
+    expect(heatmap().dataset.source).toBe("heads");
+    cell(0).dispatchEvent(new MouseEvent("click", { shiftKey: true }));
+    expect(kernel.model.get("heads")).toEqual([
+      [0, 1],
+      [0, 0],
+    ]);
+    el.querySelector<HTMLElement>('[data-testid="aggregate"]')!.click();
+    expect(kernel.model.get("heads")).toEqual([]);
+    expect(heatmap().dataset.source).toBe("selection");
+  });
+
+  it("removes every listener on cleanup", () => {
+    const kernel = fakeKernelModel();
+    const cleanup = mountView(kernel.model, el, { kernel: true });
+    expect(kernel.listening()).toBeGreaterThan(0);
+    cleanup();
+    expect(kernel.listening()).toBe(0);
+    const before = kernel.sent.length;
+    token(3).click();
+    expect(kernel.sent.length).toBe(before);
+  });
+
+  it("without a kernel, switches tokens from the previews and sends nothing", () => {
+    const kernel = fakeKernelModel();
+    mountView(kernel.model, el, { kernel: false });
+    token(3).click();
+    expect(kernel.model.get("token")).toBe(3);
+    expect(heatmap().dataset.token).toBe("3");
+    expect(kernel.sent).toEqual([]);
+    expect(
+      el.querySelector<HTMLElement>('[data-testid="head-grid"]')?.hidden,
+    ).toBe(true);
+  });
+
+  it("shows the kernel's error in the widget", () => {
+    const kernel = fakeKernelModel();
+    mountView(kernel.model, el, { kernel: true });
+    kernel.model.set("error", "ValueError: <b>bad</b> pipeline");
+    const banner = el.querySelector<HTMLElement>('[data-testid="error"]')!;
+    expect(banner.hidden).toBe(false);
+    expect(banner.textContent).toBe("ValueError: <b>bad</b> pipeline");
+    expect(banner.querySelector("b")).toBeNull();
+  });
+});
