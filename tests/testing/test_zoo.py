@@ -33,6 +33,8 @@ from transformers import (
     Qwen2Tokenizer,
     Qwen2VLForConditionalGeneration,
     Qwen2VLProcessor,
+    Qwen3VLForConditionalGeneration,
+    Qwen3VLProcessor,
     SmolVLMForConditionalGeneration,
     SmolVLMProcessor,
     TokenizersBackend,
@@ -53,6 +55,7 @@ EXPECTED_CLASSES = {
     # Without torchvision, transformers exports only a placeholder for PixtralProcessor: compared by name.
     "mistral3": (Mistral3ForConditionalGeneration, "PixtralProcessor", TokenizersBackend),
     "internvl": (InternVLForConditionalGeneration, InternVLProcessor, Qwen2Tokenizer),
+    "qwen3_vl": (Qwen3VLForConditionalGeneration, Qwen3VLProcessor, Qwen2Tokenizer),
 }
 
 DEFAULT_IMAGE_TOKENS = {
@@ -66,6 +69,7 @@ DEFAULT_IMAGE_TOKENS = {
     "smolvlm": (2 * 3 + 1) * 3 * 3,  # 2 x 3 tiles and the global view, 3 x 3 tokens each
     "mistral3": 6 * 8,  # scaled to 64 x 42 px, rounded up to 64 x 48: one token per 8 x 8 px
     "internvl": (2 * 3 + 1) * 4 * 4,  # 2 x 3 tiles and the thumbnail, 4 x 4 tokens each
+    "qwen3_vl": 4 * 5,  # resized to 80 x 64 px, one token per 16 x 16 px
 }
 """Image tokens for the default example picture (84 x 56 px): rows x cols of each view."""
 
@@ -76,6 +80,7 @@ NEIGHBOURS = {
     "llava_next": ("▁", "\n"),
     "qwen2_vl": ("<|vision_start|>", "<|vision_end|>"),
     "qwen2_5_vl": ("<|vision_start|>", "<|vision_end|>"),
+    "qwen3_vl": ("<|vision_start|>", "<|vision_end|>"),
 }
 """The token just before and just after each block of image tokens (None: the block starts the sequence), for the
 architectures whose image tokens form one block."""
@@ -101,6 +106,8 @@ PROMPTS = {
     "What Ġcolor Ġis Ġthe Ġcircle ? [/INST]",
     "internvl": "<|im_start|> user Ċ <img> <IMG_CONTEXT>*112 </img> Ċ What Ġcolor Ġis Ġthe Ġcircle ? <|im_end|> Ċ "
     "<|im_start|> assistant Ċ",
+    "qwen3_vl": "<|im_start|> user Ċ <|vision_start|> <|image_pad|>*20 <|vision_end|> "
+    "What Ġcolor Ġis Ġthe Ġcircle ? <|im_end|> Ċ <|im_start|> assistant Ċ",
 }
 """The chat-template prompt of the default picture token by token, a run of one token written ``token*count``."""
 
@@ -232,11 +239,13 @@ def test_image_tokens_match_config_and_image_features(zoo: Zoo) -> None:
     assert image_feature_rows(zoo, zoo.inputs) == expected
 
 
-@pytest.mark.parametrize("name", ["qwen2_vl", "qwen2_5_vl"])
-def test_qwen_default_picture_gives_a_non_square_grid(name: str) -> None:
+@pytest.mark.parametrize(("name", "grid"), [("qwen2_vl", (4, 6)), ("qwen2_5_vl", (4, 6)), ("qwen3_vl", (4, 5))])
+def test_qwen_default_picture_gives_a_non_square_grid(name: str, grid: tuple[int, int]) -> None:
     model, processor = tiny_vlm(name)
     merge = model.config.vision_config.spatial_merge_size
-    assert tiny_inputs(name, processor)["image_grid_thw"].tolist() == [[1, 4 * merge, 6 * merge]]
+    assert merge == 2
+    rows, cols = grid
+    assert tiny_inputs(name, processor)["image_grid_thw"].tolist() == [[1, rows * merge, cols * merge]]
 
 
 @pytest.mark.parametrize("size", [(84, 56), (30, 90)])

@@ -56,6 +56,9 @@ from transformers import (
     Qwen2VLConfig,
     Qwen2VLForConditionalGeneration,
     Qwen2VLProcessor,
+    Qwen3VLConfig,
+    Qwen3VLForConditionalGeneration,
+    Qwen3VLProcessor,
     SmolVLMConfig,
     SmolVLMForConditionalGeneration,
     SmolVLMProcessor,
@@ -132,16 +135,14 @@ _LLAVA_TEMPLATE = r"""
 {%- if add_generation_prompt -%}{{ 'ASSISTANT:' }}{%- endif -%}"""
 """LLaVA 1.5: ``USER: <image>\\nWhat ...? ASSISTANT:`` (the tokenizer adds ``<s>``)."""
 
-_QWEN_TEMPLATE = r"""
-{%- if messages[0]['role'] != 'system' -%}
-{{ '<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n' }}
-{%- endif -%}
+
+_CHATML_TURNS = r"""
 {%- for message in messages -%}
 {{ '<|im_start|>' + message['role'] + '\n' }}
 {%- if message['content'] is string -%}{{ message['content'] }}
 {%- else -%}
 {%- for item in message['content'] -%}
-{%- if item['type'] == 'image' -%}{{ '<|vision_start|><|image_pad|><|vision_end|>' }}
+{%- if item['type'] == 'image' -%}{{ image_placeholder }}
 {%- elif item['type'] == 'text' -%}{{ item['text'] }}
 {%- endif -%}
 {%- endfor -%}
@@ -149,7 +150,23 @@ _QWEN_TEMPLATE = r"""
 {{ '<|im_end|>\n' }}
 {%- endfor -%}
 {%- if add_generation_prompt -%}{{ '<|im_start|>assistant\n' }}{%- endif -%}"""
-"""Qwen2-VL and Qwen2.5-VL: ChatML with ``<|vision_start|><|image_pad|><|vision_end|>`` per image."""
+
+
+def _chatml_template(image: str, default_system: str | None = None) -> str:
+    """A ChatML chat template: ``<|im_start|>user\n`` + ``image`` per image + ``What ...?<|im_end|>\n``, then
+    ``<|im_start|>assistant\n``; ``default_system`` is the system turn of a conversation that starts without one.
+
+    Both are written inside Jinja string literals: ``\\n`` in them is a newline.
+    """
+    head = "{%- set image_placeholder = '" + image + "' -%}"
+    if default_system is not None:
+        head += "{%- if messages[0]['role'] != 'system' -%}"
+        head += "{{ '<|im_start|>system\\n" + default_system + "<|im_end|>\\n' }}{%- endif -%}"
+    return head + _CHATML_TURNS
+
+
+_QWEN_IMAGE = "<|vision_start|><|image_pad|><|vision_end|>"
+"""The image placeholder of the Qwen-VL chat templates, which the processor expands."""
 
 _IDEFICS3_TURNS = r"""
 {%- for message in messages -%}
@@ -185,23 +202,6 @@ _MISTRAL3_TEMPLATE = r"""{{ bos_token }}
 {%- endif -%}
 {%- endfor -%}"""
 """Mistral Small 3.1: ``<s>[INST][IMG]What ...?[/INST]``, the content in its order, no default system prompt."""
-
-_INTERNVL_TEMPLATE = r"""
-{%- for message in messages -%}
-{{ '<|im_start|>' + message['role'] + '\n' }}
-{%- if message['content'] is string -%}{{ message['content'] }}
-{%- else -%}
-{%- for item in message['content'] -%}
-{%- if item['type'] == 'image' -%}{{ '<IMG_CONTEXT>\n' }}
-{%- elif item['type'] == 'text' -%}{{ item['text'] }}
-{%- endif -%}
-{%- endfor -%}
-{%- endif -%}
-{{ '<|im_end|>\n' }}
-{%- endfor -%}
-{%- if add_generation_prompt -%}{{ '<|im_start|>assistant\n' }}{%- endif -%}"""
-"""InternVL 3: ChatML with ``<IMG_CONTEXT>\n`` per image (the processor wraps it in ``<img>...</img>``), no default
-system prompt."""
 
 
 def _image_processor(class_name: str, **kwargs: Any) -> BaseImageProcessor:
@@ -383,6 +383,16 @@ def _processor_with_video(
     return processor
 
 
+def _qwen_tokenizer() -> PreTrainedTokenizerBase:
+    """The Qwen2 tokenizer of Qwen2-VL, Qwen2.5-VL and Qwen3-VL, with the vision delimiters and placeholders."""
+    return build_tokenizer(
+        Qwen2Tokenizer,
+        "byte_level",
+        {"pad_token": "<|endoftext|>", "eos_token": "<|im_end|>"},
+        ("<|im_start|>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>"),
+    )
+
+
 def _qwen_parts(
     config_class: Callable[..., PreTrainedConfig],
     processor_class: type[ProcessorMixin],
@@ -393,12 +403,7 @@ def _qwen_parts(
     Patches are 7 px and merged 2 x 2, so images are resized to multiples of 14 px within 784 to 12544 pixels:
     an 84 x 56 picture keeps its size and gives a 4 x 6 grid of merged image tokens (``image_grid_thw`` 1, 8, 12).
     """
-    tokenizer = build_tokenizer(
-        Qwen2Tokenizer,
-        "byte_level",
-        {"pad_token": "<|endoftext|>", "eos_token": "<|im_end|>"},
-        ("<|im_start|>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>"),
-    )
+    tokenizer = _qwen_tokenizer()
     image_processor = _image_processor(
         "Qwen2VLImageProcessor",
         patch_size=7,
@@ -406,7 +411,13 @@ def _qwen_parts(
         temporal_patch_size=2,
         size={"shortest_edge": 14 * 14 * 4, "longest_edge": 112 * 112},
     )
-    processor = _processor_with_video(processor_class, image_processor, tokenizer, None, chat_template=_QWEN_TEMPLATE)
+    processor = _processor_with_video(
+        processor_class,
+        image_processor,
+        tokenizer,
+        None,
+        chat_template=_chatml_template(_QWEN_IMAGE, "You are a helpful assistant."),
+    )
     config = config_class(
         text_config={
             **{key: value for key, value in _TEXT.items() if key != "head_dim"},
@@ -615,7 +626,12 @@ def _internvl() -> tuple[PreTrainedConfig, ProcessorMixin]:
         "GotOcr2ImageProcessor", size={"height": 32, "width": 32}, crop_to_patches=True, max_patches=6
     )
     processor = _processor_with_video(
-        InternVLProcessor, image_processor, tokenizer, None, image_seq_length=16, chat_template=_INTERNVL_TEMPLATE
+        InternVLProcessor,
+        image_processor,
+        tokenizer,
+        None,
+        image_seq_length=16,
+        chat_template=_chatml_template("<IMG_CONTEXT>\\n"),
     )
     config = InternVLConfig(
         text_config={
@@ -629,6 +645,62 @@ def _internvl() -> tuple[PreTrainedConfig, ProcessorMixin]:
         image_token_id=tokenizer.context_image_token_id,
         image_seq_length=processor.image_seq_length,
         downsample_ratio=0.5,
+    )
+    return config, processor
+
+
+def _qwen3_vl() -> tuple[PreTrainedConfig, ProcessorMixin]:
+    """Qwen3-VL: 8 px patches merged 2 x 2, so one image token per 16 x 16 px; the features of vision layer 0 also
+    enter the decoder after its layer 0 ("DeepStack"); rotary frequencies interleaved between time, height and width.
+
+    Images are resized to multiples of 16 px within 1024 to 12544 pixels: an 84 x 56 picture becomes 80 x 64 and
+    gives a 4 x 5 grid of image tokens (``image_grid_thw`` 1, 8, 10).
+    """
+    tokenizer = _qwen_tokenizer()
+    image_processor = _image_processor(
+        "Qwen2VLImageProcessor",
+        patch_size=8,
+        merge_size=2,
+        temporal_patch_size=2,
+        size={"shortest_edge": 32 * 32, "longest_edge": 112 * 112},
+        image_mean=[0.5, 0.5, 0.5],
+        image_std=[0.5, 0.5, 0.5],
+    )
+    processor = _processor_with_video(
+        Qwen3VLProcessor, image_processor, tokenizer, None, chat_template=_chatml_template(_QWEN_IMAGE)
+    )
+    config = Qwen3VLConfig(
+        text_config={
+            **_TEXT,
+            "vocab_size": len(tokenizer),
+            # Qwen3-VL's interleaved split of the rotary frequencies ([24, 20, 20] of 64: height and width take every
+            # third frequency from the second and third on), scaled to the 8 frequencies of a 16-channel head.
+            "rope_parameters": {
+                "rope_type": "default",
+                "rope_theta": 5_000_000.0,
+                "mrope_section": [4, 2, 2],
+                "mrope_interleaved": True,
+            },
+            "pad_token_id": tokenizer.pad_token_id,
+            "bos_token_id": tokenizer.pad_token_id,
+            "eos_token_id": tokenizer.eos_token_id,
+        },
+        vision_config={
+            "depth": 2,
+            "hidden_size": _VISION["hidden_size"],
+            "intermediate_size": _VISION["intermediate_size"],
+            "num_heads": _VISION["num_attention_heads"],
+            "patch_size": 8,
+            "spatial_merge_size": 2,
+            "temporal_patch_size": 2,
+            "out_hidden_size": _TEXT["hidden_size"],
+            "num_position_embeddings": 16 * 16,
+            "deepstack_visual_indexes": [0],
+        },
+        image_token_id=tokenizer.convert_tokens_to_ids("<|image_pad|>"),
+        video_token_id=tokenizer.convert_tokens_to_ids("<|video_pad|>"),
+        vision_start_token_id=tokenizer.convert_tokens_to_ids("<|vision_start|>"),
+        vision_end_token_id=tokenizer.convert_tokens_to_ids("<|vision_end|>"),
     )
     return config, processor
 
@@ -654,9 +726,10 @@ _RECIPES: dict[str, _Recipe] = {
     "smolvlm": _Recipe(SmolVLMForConditionalGeneration, _smolvlm),
     "mistral3": _Recipe(Mistral3ForConditionalGeneration, _mistral3),
     "internvl": _Recipe(InternVLForConditionalGeneration, _internvl),
+    "qwen3_vl": _Recipe(Qwen3VLForConditionalGeneration, _qwen3_vl),
 }
 
-EXTRA_ARCHITECTURES: tuple[str, ...] = ("llava_next", "idefics3", "smolvlm", "mistral3", "internvl")
+EXTRA_ARCHITECTURES: tuple[str, ...] = ("llava_next", "idefics3", "smolvlm", "mistral3", "internvl", "qwen3_vl")
 """Architectures :func:`tiny_vlm` builds that are not yet in :data:`TINY_ARCHITECTURES`, the list the package's
 end-to-end tests iterate over: each moves there once the package knows where its image tokens sit (its layout)."""
 
