@@ -22,6 +22,8 @@ from transformers import (
     LlavaForConditionalGeneration,
     LlavaNextForConditionalGeneration,
     LlavaNextProcessor,
+    LlavaOnevisionForConditionalGeneration,
+    LlavaOnevisionProcessor,
     LlavaProcessor,
     Mistral3ForConditionalGeneration,
     PaliGemmaForConditionalGeneration,
@@ -40,6 +42,7 @@ from transformers import (
     TokenizersBackend,
 )
 from transformers.models.got_ocr2.image_processing_pil_got_ocr2 import get_optimal_tiled_canvas
+from transformers.models.llava_onevision.modeling_llava_onevision import get_anyres_image_grid_shape
 
 from vl_saliency_widget.testing import EXTRA_ARCHITECTURES, TINY_ARCHITECTURES, tiny_image, tiny_inputs, tiny_vlm
 
@@ -56,6 +59,7 @@ EXPECTED_CLASSES = {
     "mistral3": (Mistral3ForConditionalGeneration, "PixtralProcessor", TokenizersBackend),
     "internvl": (InternVLForConditionalGeneration, InternVLProcessor, Qwen2Tokenizer),
     "qwen3_vl": (Qwen3VLForConditionalGeneration, Qwen3VLProcessor, Qwen2Tokenizer),
+    "llava_onevision": (LlavaOnevisionForConditionalGeneration, LlavaOnevisionProcessor, Qwen2Tokenizer),
 }
 
 DEFAULT_IMAGE_TOKENS = {
@@ -70,6 +74,7 @@ DEFAULT_IMAGE_TOKENS = {
     "mistral3": 6 * 8,  # scaled to 64 x 42 px, rounded up to 64 x 48: one token per 8 x 8 px
     "internvl": (2 * 3 + 1) * 4 * 4,  # 2 x 3 tiles and the thumbnail, 4 x 4 tokens each
     "qwen3_vl": 4 * 5,  # resized to 80 x 64 px, one token per 16 x 16 px
+    "llava_onevision": 4 * 4 + 8 * (12 + 1),  # base view, then 2 x 4 tiles of 4 x 4 unpadded to 8 rows of 12 + newline
 }
 """Image tokens for the default example picture (84 x 56 px): rows x cols of each view."""
 
@@ -81,6 +86,7 @@ NEIGHBOURS = {
     "qwen2_vl": ("<|vision_start|>", "<|vision_end|>"),
     "qwen2_5_vl": ("<|vision_start|>", "<|vision_end|>"),
     "qwen3_vl": ("<|vision_start|>", "<|vision_end|>"),
+    "llava_onevision": ("Ġ", "Ċ"),
 }
 """The token just before and just after each block of image tokens (None: the block starts the sequence), for the
 architectures whose image tokens form one block."""
@@ -108,6 +114,8 @@ PROMPTS = {
     "<|im_start|> assistant Ċ",
     "qwen3_vl": "<|im_start|> user Ċ <|vision_start|> <|image_pad|>*20 <|vision_end|> "
     "What Ġcolor Ġis Ġthe Ġcircle ? <|im_end|> Ċ <|im_start|> assistant Ċ",
+    "llava_onevision": "<|im_start|> user Ġ <image>*120 Ċ What Ġcolor Ġis Ġthe Ġcircle ? <|im_end|> "
+    "<|im_start|> assistant Ċ",
 }
 """The chat-template prompt of the default picture token by token, a run of one token written ``token*count``."""
 
@@ -115,6 +123,7 @@ TILE_GRIDS = {
     "idefics3": {(84, 56): (2, 3), (30, 90): (3, 1)},
     "smolvlm": {(84, 56): (2, 3), (30, 90): (3, 1)},
     "internvl": {(84, 56): (2, 3), (30, 90): (3, 1)},
+    "llava_onevision": {(84, 56): (2, 4), (30, 90): (4, 2)},
 }
 """``(rows, cols)`` of the tiles each tiling architecture cuts a picture of ``(width, height)`` px into."""
 
@@ -148,6 +157,10 @@ def tile_grids(zoo: Zoo, images: list[Image.Image]) -> list[tuple[int, int]]:
         limits = (image_processor.min_patches, image_processor.max_patches)
         grids = [get_optimal_tiled_canvas((image.height, image.width), tile, *limits) for image in images]
         return [(rows, cols) for cols, rows in grids]
+    if zoo.name == "llava_onevision":  # the model's own choice among image_grid_pinpoints
+        config = zoo.model.config
+        pinpoints, tile = config.image_grid_pinpoints, config.vision_config.image_size
+        return [tuple(get_anyres_image_grid_shape((image.height, image.width), pinpoints, tile)) for image in images]
     raise AssertionError(f"{zoo.name} does not tile its pictures.")
 
 
@@ -157,7 +170,7 @@ def image_token_count(zoo: Zoo, input_ids: torch.Tensor) -> int:
 
 def view_count(zoo: Zoo, inputs: BatchFeature) -> int:
     """How many views (tiles and global views) of its one picture ``inputs`` hold for the vision tower."""
-    if zoo.name in ("idefics3", "smolvlm"):  # [batch, views, 3, H, W]
+    if zoo.name in ("idefics3", "smolvlm", "llava_onevision"):  # [batch, views, 3, H, W]
         return inputs["pixel_values"].shape[1]
     return inputs["pixel_values"].shape[0]  # [views, 3, H, W]
 
@@ -178,14 +191,16 @@ def expected_tokens_per_image(zoo: Zoo, inputs: BatchFeature, images: list[Image
         return [config.mm_tokens_per_image] * len(inputs["pixel_values"])
     if zoo.name in ("paligemma", "llava"):  # one token per patch; LLaVA drops CLS with the "default" strategy
         return [(vision.image_size // vision.patch_size) ** 2] * len(inputs["pixel_values"])
-    if zoo.name == "llava_next":  # the processor's count from the original sizes, as vLLM asks for it
+    if zoo.name == "llava_onevision" and len(images) > 1:  # several images: each is its base view and a newline
+        return [zoo.processor.num_image_tokens + 1] * len(images)
+    if zoo.name in ("llava_next", "llava_onevision"):  # the processor's count from the original sizes (vLLM's)
         return zoo.processor._get_num_multimodal_tokens(image_sizes=inputs["image_sizes"].tolist()).num_image_tokens
     return (inputs["image_grid_thw"].prod(-1) // vision.spatial_merge_size**2).tolist()
 
 
 def image_feature_rows(zoo: Zoo, inputs: BatchFeature) -> int:
     """How many image embeddings the model's own vision path makes for these inputs."""
-    names = ("pixel_values", "pixel_attention_mask", "image_grid_thw", "image_sizes")
+    names = ("pixel_values", "pixel_attention_mask", "image_grid_thw", "image_sizes", "batch_num_images")
     vision_inputs = {key: inputs[key] for key in names if key in inputs}
     with torch.no_grad():
         features = zoo.model.get_image_features(**vision_inputs).pooler_output

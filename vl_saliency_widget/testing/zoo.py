@@ -39,6 +39,9 @@ from transformers import (
     LlavaNextConfig,
     LlavaNextForConditionalGeneration,
     LlavaNextProcessor,
+    LlavaOnevisionConfig,
+    LlavaOnevisionForConditionalGeneration,
+    LlavaOnevisionProcessor,
     LlavaProcessor,
     Mistral3Config,
     Mistral3ForConditionalGeneration,
@@ -202,6 +205,20 @@ _MISTRAL3_TEMPLATE = r"""{{ bos_token }}
 {%- endif -%}
 {%- endfor -%}"""
 """Mistral Small 3.1: ``<s>[INST][IMG]What ...?[/INST]``, the content in its order, no default system prompt."""
+
+_LLAVA_ONEVISION_TEMPLATE = r"""
+{%- for message in messages -%}
+{{ '<|im_start|>' + message['role'] + ' ' }}
+{%- if message['content'] is string -%}{{ message['content'] }}
+{%- else -%}
+{%- for item in message['content'] if item['type'] == 'image' -%}{{ '<image>' }}{%- endfor -%}
+{%- for item in message['content'] if item['type'] == 'text' -%}{{ '\n' + item['text'] }}{%- endfor -%}
+{%- endif -%}
+{{ '<|im_end|>' }}
+{%- endfor -%}
+{%- if add_generation_prompt -%}{{ '<|im_start|>assistant\n' }}{%- endif -%}"""
+"""LLaVA-OneVision: ``<|im_start|>user <image>\nWhat ...?<|im_end|><|im_start|>assistant\n``, the images of a turn
+first."""
 
 
 def _image_processor(class_name: str, **kwargs: Any) -> BaseImageProcessor:
@@ -705,6 +722,52 @@ def _qwen3_vl() -> tuple[PreTrainedConfig, ProcessorMixin]:
     return config, processor
 
 
+def _llava_onevision() -> tuple[PreTrainedConfig, ProcessorMixin]:
+    """LLaVA-OneVision: a 16 px SigLIP tower with 4 px patches (4 x 4 tokens, no CLS), "anyres" tiling as LLaVA-NeXT
+    on 1 x 1 to 2 x 4 tiles of 16 px; a Qwen2 decoder.
+
+    One image alone gives the base view, then its tiles stitched together, their padding removed, with a newline
+    feature after every row. An 84 x 56 picture takes 2 x 4 tiles (8 x 16 patches), unpadded to 8 rows x 12 columns:
+    16 + 8 * (12 + 1) = 120 image tokens. With several images in one prompt, each image is its base view and one
+    newline feature, 16 + 1 = 17 tokens.
+    """
+    tokenizer = build_tokenizer(
+        Qwen2Tokenizer,
+        "byte_level",
+        {"pad_token": "<|endoftext|>", "eos_token": "<|im_end|>", "image_token": "<image>", "video_token": "<video>"},
+        ("<|im_start|>",),
+    )
+    pinpoints = [[16, 16], [16, 32], [32, 16], [32, 32], [16, 48], [48, 16], [32, 64], [64, 32]]
+    image_processor = _image_processor(
+        "LlavaOnevisionImageProcessor", size={"height": 16, "width": 16}, image_grid_pinpoints=pinpoints
+    )
+    processor = _processor_with_video(
+        LlavaOnevisionProcessor,
+        image_processor,
+        tokenizer,
+        None,
+        num_image_tokens=16,
+        vision_feature_select_strategy="full",
+        chat_template=_LLAVA_ONEVISION_TEMPLATE,
+    )
+    config = LlavaOnevisionConfig(
+        text_config={
+            "model_type": "qwen2",
+            **_TEXT,
+            "vocab_size": len(tokenizer),
+            "pad_token_id": tokenizer.pad_token_id,
+            "eos_token_id": tokenizer.eos_token_id,
+        },
+        vision_config={**_SIGLIP, "image_size": 16, "patch_size": 4},
+        image_token_index=tokenizer.image_token_id,
+        video_token_index=tokenizer.video_token_id,
+        image_grid_pinpoints=pinpoints,
+        vision_feature_select_strategy="full",
+        vision_feature_layer=-1,
+    )
+    return config, processor
+
+
 @dataclass(frozen=True)
 class _Recipe:
     """How to build one architecture of the zoo."""
@@ -727,9 +790,18 @@ _RECIPES: dict[str, _Recipe] = {
     "mistral3": _Recipe(Mistral3ForConditionalGeneration, _mistral3),
     "internvl": _Recipe(InternVLForConditionalGeneration, _internvl),
     "qwen3_vl": _Recipe(Qwen3VLForConditionalGeneration, _qwen3_vl),
+    "llava_onevision": _Recipe(LlavaOnevisionForConditionalGeneration, _llava_onevision),
 }
 
-EXTRA_ARCHITECTURES: tuple[str, ...] = ("llava_next", "idefics3", "smolvlm", "mistral3", "internvl", "qwen3_vl")
+EXTRA_ARCHITECTURES: tuple[str, ...] = (
+    "llava_next",
+    "idefics3",
+    "smolvlm",
+    "mistral3",
+    "internvl",
+    "qwen3_vl",
+    "llava_onevision",
+)
 """Architectures :func:`tiny_vlm` builds that are not yet in :data:`TINY_ARCHITECTURES`, the list the package's
 end-to-end tests iterate over: each moves there once the package knows where its image tokens sit (its layout)."""
 
