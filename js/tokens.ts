@@ -142,6 +142,7 @@ export function createTokenStrip(
     (event) => {
       if (event.key !== "ArrowRight" && event.key !== "ArrowLeft") return;
       event.preventDefault();
+      event.stopPropagation();
       handlers.step(event.key === "ArrowRight" ? 1 : -1);
     },
     { signal },
