@@ -77,7 +77,7 @@ export interface StripHandlers {
 
 export interface TokenStrip {
   element: HTMLElement;
-  /** Mark the selected token and the shown image. */
+  /** Mark the selected token (scrolled into view when it changes) and the shown image. */
   show(position: number, image: number): void;
   /** Mark tokens whose map is not computed yet for the current method. */
   setPending(pending: (position: number) => boolean): void;
@@ -147,6 +147,7 @@ export function createTokenStrip(
     },
     { signal },
   );
+  let shown: number | null = null;
   return {
     element,
     show(position, image) {
@@ -156,9 +157,13 @@ export function createTokenStrip(
       }
       for (const chip of chips)
         chip.classList.toggle("selected", chip.dataset.image === String(image));
-      tokens
-        .get(position)
-        ?.scrollIntoView?.({ block: "nearest", inline: "nearest" });
+      // Scroll only when the selection moves, never under a pointer that is hovering the strip.
+      if (position !== shown) {
+        tokens
+          .get(position)
+          ?.scrollIntoView?.({ block: "nearest", inline: "nearest" });
+        shown = position;
+      }
     },
     setPending(pending) {
       for (const [p, span] of tokens)

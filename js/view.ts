@@ -376,7 +376,7 @@ export function mountView(
   function render(): void {
     const token = model.get("token");
     const hovering = hover !== null && hover !== token;
-    const shown = hovering && hover !== null ? hover : token;
+    const shown = hovering ? (hover as number) : token;
     const heads = model.get("heads");
     let shownGrid: Grid | null;
     let source: string;
@@ -509,9 +509,7 @@ export function mountView(
     "opacity",
     "smooth",
     "error",
-    "image_index",
     "heads",
-    "token",
   ];
   unsubscribe.push(
     onChange(model, ["previews"], () => {
@@ -523,7 +521,10 @@ export function mountView(
       syncControls();
       render();
     }),
-    onChange(model, ["image_index"], showPicture),
+    onChange(model, ["image_index"], () => {
+      syncControls();
+      showPicture();
+    }),
     // A new selection, from a click or from Python, ends any hover preview.
     onChange(model, ["token"], () => {
       hover = null;

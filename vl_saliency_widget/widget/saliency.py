@@ -118,8 +118,9 @@ class SaliencyWidget(anywidget.AnyWidget):  # type: ignore[misc]
         self._live = False
         self._methods: dict[str, Method] = _builtin_methods(trace.modes) | dict(methods or {})
         if mode is not None and not isinstance(mode, str):
-            self._methods[getattr(mode, "__name__", "custom")] = mode
-            mode = getattr(mode, "__name__", "custom")
+            name = getattr(mode, "__name__", type(mode).__name__)
+            self._methods[name] = mode
+            mode = name
         mappable = trace.text_positions
         if not mappable:
             raise ValueError("This trace has no token that can be mapped (no text token follows a text token).")
@@ -157,7 +158,7 @@ class SaliencyWidget(anywidget.AnyWidget):  # type: ignore[misc]
         if "attn" in trace.modes:
             for position in trace.text_positions:
                 grounding[position] = sum(
-                    float(trace.map(AbsoluteIndex(position), mode="attn", image_index=i).tensor().mean((0, 1)).sum())
+                    float(trace.map(AbsoluteIndex(position), mode="attn", image_index=i).numpy().mean((0, 1)).sum())
                     for i in range(trace.total_images)
                 )
             grounding /= max(float(grounding.max()), 1e-12)
@@ -175,13 +176,7 @@ class SaliencyWidget(anywidget.AnyWidget):  # type: ignore[misc]
     def _compute(self, position: int) -> SaliencyMap:
         """The [layers, heads, h, w] map of the token at ``position`` for the current method and pipeline."""
         smap = self.trace.map(AbsoluteIndex(position), mode=self._methods[self.mode], image_index=self.image_index)
-        if self.pipeline is not None:
-            smap = smap >> self.pipeline
-        if not isinstance(smap, SaliencyMap) or smap.tensor().dim() != 4:
-            raise TypeError(
-                f"The pipeline returned {type(smap).__name__}; it must return a SaliencyMap [layers, heads, h, w]."
-            )
-        return smap
+        return smap >> self.pipeline if self.pipeline is not None else smap
 
     def _detail(self, position: int) -> SaliencyMap:
         """``_compute(position)``, through a small cache that the method, pipeline and image reset."""
