@@ -263,6 +263,19 @@ def test_qwen_default_picture_gives_a_non_square_grid(name: str, grid: tuple[int
     assert tiny_inputs(name, processor)["image_grid_thw"].tolist() == [[1, rows * merge, cols * merge]]
 
 
+@pytest.mark.parametrize(("size", "crops"), [((84, 56), 2), ((30, 90), 3), ((56, 56), 0)])
+def test_gemma3_pan_and_scan_adds_a_block_of_image_tokens_per_crop(size: tuple[int, int], crops: int) -> None:
+    model, processor = tiny_vlm("gemma3")
+    inputs = tiny_inputs("gemma3", processor, images=[tiny_image(size=size)], do_pan_and_scan=True)
+    assert inputs["pixel_values"].shape[0] == 1 + crops  # the full picture, then the crops
+    ids = inputs["input_ids"][0]
+    assert int((ids == processor.tokenizer.boi_token_id).sum()) == 1 + crops
+    assert int((ids == model.config.image_token_id).sum()) == (1 + crops) * model.config.mm_tokens_per_image
+    with torch.no_grad():
+        generated = model.generate(**inputs, max_new_tokens=3, min_new_tokens=3, do_sample=False)
+    assert generated.shape[1] == ids.shape[0] + 3
+
+
 @pytest.mark.parametrize("size", [(84, 56), (30, 90)])
 def test_mistral3_rows_of_image_tokens_end_in_a_break_and_the_last_in_the_end_token(size: tuple[int, int]) -> None:
     model, processor = tiny_vlm("mistral3")

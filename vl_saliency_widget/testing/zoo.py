@@ -245,6 +245,9 @@ def _gemma3() -> tuple[PreTrainedConfig, ProcessorMixin]:
     )
     image_processor = _image_processor("Gemma3ImageProcessor", size={"height": 32, "width": 32})
     processor = Gemma3Processor(image_processor, tokenizer, chat_template=_GEMMA3_TEMPLATE, image_seq_length=16)
+    # Pan-and-scan (off unless asked for) with crops of at least 16 px instead of 256, so that small pictures are cut:
+    # Gemma3Processor passes its own defaults to the image processor, whose settings stay unset as on the hub.
+    processor.images_kwargs = {**Gemma3Processor.images_kwargs, "pan_and_scan_min_crop_size": 16}  # type: ignore[typeddict-unknown-key]
     config = Gemma3Config(
         text_config={
             **_TEXT,
@@ -410,6 +413,24 @@ def _qwen_tokenizer() -> PreTrainedTokenizerBase:
     )
 
 
+def _token_id(tokenizer: PreTrainedTokenizerBase, token: str) -> int:
+    """The id of ``token``, one token of ``tokenizer``'s vocabulary."""
+    token_id = tokenizer.convert_tokens_to_ids(token)
+    if not isinstance(token_id, int):
+        raise TypeError(f"{token!r} is not one token of {type(tokenizer).__name__}.")
+    return token_id
+
+
+def _qwen_vision_token_ids(tokenizer: PreTrainedTokenizerBase) -> dict[str, Any]:
+    """The ids of the vision placeholders and delimiters, as the Qwen-VL configs name them."""
+    return {
+        "image_token_id": _token_id(tokenizer, "<|image_pad|>"),
+        "video_token_id": _token_id(tokenizer, "<|video_pad|>"),
+        "vision_start_token_id": _token_id(tokenizer, "<|vision_start|>"),
+        "vision_end_token_id": _token_id(tokenizer, "<|vision_end|>"),
+    }
+
+
 def _qwen_parts(
     config_class: Callable[..., PreTrainedConfig],
     processor_class: type[ProcessorMixin],
@@ -454,10 +475,7 @@ def _qwen_parts(
             "spatial_merge_size": 2,
             "temporal_patch_size": 2,
         },
-        image_token_id=tokenizer.convert_tokens_to_ids("<|image_pad|>"),
-        video_token_id=tokenizer.convert_tokens_to_ids("<|video_pad|>"),
-        vision_start_token_id=tokenizer.convert_tokens_to_ids("<|vision_start|>"),
-        vision_end_token_id=tokenizer.convert_tokens_to_ids("<|vision_end|>"),
+        **_qwen_vision_token_ids(tokenizer),
     )
     return config, processor
 
@@ -555,7 +573,7 @@ def _smolvlm() -> tuple[PreTrainedConfig, ProcessorMixin]:
         text_config=_llama_text_config(tokenizer),
         vision_config={**_VISION, "image_size": 48, "patch_size": 4},
         scale_factor=4,
-        image_token_id=processor.image_token_id,
+        image_token_id=tokenizer.image_token_id,
     )
     return config, processor
 
@@ -612,7 +630,7 @@ def _mistral3() -> tuple[PreTrainedConfig, ProcessorMixin]:
             "eos_token_id": tokenizer.eos_token_id,
         },
         vision_config={"model_type": "pixtral", **_VISION, "image_size": 64, "patch_size": 4},
-        image_token_index=tokenizer.convert_tokens_to_ids("[IMG]"),
+        image_token_index=_token_id(tokenizer, "[IMG]"),
         spatial_merge_size=2,
     )
     return config, processor
@@ -642,12 +660,13 @@ def _internvl() -> tuple[PreTrainedConfig, ProcessorMixin]:
     image_processor = _image_processor(
         "GotOcr2ImageProcessor", size={"height": 32, "width": 32}, crop_to_patches=True, max_patches=6
     )
+    tokens_per_tile = 4 * 4
     processor = _processor_with_video(
         InternVLProcessor,
         image_processor,
         tokenizer,
         None,
-        image_seq_length=16,
+        image_seq_length=tokens_per_tile,
         chat_template=_chatml_template("<IMG_CONTEXT>\\n"),
     )
     config = InternVLConfig(
@@ -660,7 +679,7 @@ def _internvl() -> tuple[PreTrainedConfig, ProcessorMixin]:
         },
         vision_config={**_VISION, "image_size": [32, 32], "patch_size": [4, 4]},
         image_token_id=tokenizer.context_image_token_id,
-        image_seq_length=processor.image_seq_length,
+        image_seq_length=tokens_per_tile,
         downsample_ratio=0.5,
     )
     return config, processor
@@ -714,10 +733,7 @@ def _qwen3_vl() -> tuple[PreTrainedConfig, ProcessorMixin]:
             "num_position_embeddings": 16 * 16,
             "deepstack_visual_indexes": [0],
         },
-        image_token_id=tokenizer.convert_tokens_to_ids("<|image_pad|>"),
-        video_token_id=tokenizer.convert_tokens_to_ids("<|video_pad|>"),
-        vision_start_token_id=tokenizer.convert_tokens_to_ids("<|vision_start|>"),
-        vision_end_token_id=tokenizer.convert_tokens_to_ids("<|vision_end|>"),
+        **_qwen_vision_token_ids(tokenizer),
     )
     return config, processor
 
@@ -858,6 +874,7 @@ def tiny_inputs(
     processor: ProcessorMixin,
     images: Sequence[Image.Image] | None = None,
     prompt: str = "What color is the circle?",
+    **processor_kwargs: Any,
 ) -> BatchFeature:
     """Model inputs for one user turn through the processor's chat template, with a generation prompt.
 
@@ -867,6 +884,9 @@ def tiny_inputs(
         images: the pictures of the turn, in order before the prompt; ``None`` means one :func:`tiny_image` of
             the recipe's example size (84 x 56 px).
         prompt: the text of the turn.
+        **processor_kwargs: passed to the processor call, e.g. ``do_pan_and_scan=True`` for Gemma 3, whose zoo
+            processor then cuts a picture of aspect ratio 1.2 or more into 2 to 4 crops of at least 16 px along its
+            long side, each one more block of image tokens after the full picture's.
 
     Returns:
         A ``BatchFeature`` of tensors for ``model(**inputs)`` or ``model.generate(**inputs)``: ``input_ids`` and
@@ -883,5 +903,6 @@ def tiny_inputs(
         return_dict=True,
         return_tensors="pt",
         add_generation_prompt=True,
+        processor_kwargs=processor_kwargs,
     )
     return cast(BatchFeature, inputs)
