@@ -8,7 +8,13 @@ from transformers import PreTrainedTokenizerBase
 from vl_saliency_widget.testing import EXTRA_ARCHITECTURES, TINY_ARCHITECTURES, tiny_vlm
 from vl_saliency_widget.testing.tokenizer import WORDS, bpe_vocabulary
 
-SPACE_MARKER = {"GemmaTokenizer": "▁", "LlamaTokenizer": "▁", "Qwen2Tokenizer": "Ġ", "TokenizersBackend": "Ġ"}
+SPACE_MARKER = {
+    "GemmaTokenizer": "▁",
+    "LlamaTokenizer": "▁",
+    "Qwen2Tokenizer": "Ġ",
+    "TokenizersBackend": "Ġ",
+    "CohereTokenizer": "Ġ",
+}
 
 ZOO = (*TINY_ARCHITECTURES, *EXTRA_ARCHITECTURES)
 

@@ -10,7 +10,10 @@ import pytest
 import torch
 from PIL import Image
 from transformers import (
+    AyaVisionForConditionalGeneration,
+    AyaVisionProcessor,
     BatchFeature,
+    CohereTokenizer,
     Gemma3ForConditionalGeneration,
     Gemma3Processor,
     GemmaTokenizer,
@@ -60,6 +63,7 @@ EXPECTED_CLASSES = {
     "internvl": (InternVLForConditionalGeneration, InternVLProcessor, Qwen2Tokenizer),
     "qwen3_vl": (Qwen3VLForConditionalGeneration, Qwen3VLProcessor, Qwen2Tokenizer),
     "llava_onevision": (LlavaOnevisionForConditionalGeneration, LlavaOnevisionProcessor, Qwen2Tokenizer),
+    "aya_vision": (AyaVisionForConditionalGeneration, AyaVisionProcessor, CohereTokenizer),
 }
 
 DEFAULT_IMAGE_TOKENS = {
@@ -75,6 +79,7 @@ DEFAULT_IMAGE_TOKENS = {
     "internvl": (2 * 3 + 1) * 4 * 4,  # 2 x 3 tiles and the thumbnail, 4 x 4 tokens each
     "qwen3_vl": 4 * 5,  # resized to 80 x 64 px, one token per 16 x 16 px
     "llava_onevision": 4 * 4 + 8 * (12 + 1),  # base view, then 2 x 4 tiles of 4 x 4 unpadded to 8 rows of 12 + newline
+    "aya_vision": (2 * 3 + 1) * 4 * 4,  # 2 x 3 tiles and the thumbnail, 4 x 4 tokens each
 }
 """Image tokens for the default example picture (84 x 56 px): rows x cols of each view."""
 
@@ -116,6 +121,11 @@ PROMPTS = {
     "What Ġcolor Ġis Ġthe Ġcircle ? <|im_end|> Ċ <|im_start|> assistant Ċ",
     "llava_onevision": "<|im_start|> user Ġ <image>*120 Ċ What Ġcolor Ġis Ġthe Ġcircle ? <|im_end|> "
     "<|im_start|> assistant Ċ",
+    "aya_vision": "<BOS_TOKEN> <|START_OF_TURN_TOKEN|> <|USER_TOKEN|> <|START_OF_IMG|> "
+    "TILE _ 1 <|IMG_PATCH|>*16 TILE _ 2 <|IMG_PATCH|>*16 TILE _ 3 <|IMG_PATCH|>*16 "
+    "TILE _ 4 <|IMG_PATCH|>*16 TILE _ 5 <|IMG_PATCH|>*16 TILE _ 6 <|IMG_PATCH|>*16 "
+    "TILE_GLOBAL <|IMG_PATCH|>*16 <|END_OF_IMG|> "
+    "What Ġcolor Ġis Ġthe Ġcircle ? <|END_OF_TURN_TOKEN|> <|START_OF_TURN_TOKEN|> <|CHATBOT_TOKEN|>",
 }
 """The chat-template prompt of the default picture token by token, a run of one token written ``token*count``."""
 
@@ -124,6 +134,7 @@ TILE_GRIDS = {
     "smolvlm": {(84, 56): (2, 3), (30, 90): (3, 1)},
     "internvl": {(84, 56): (2, 3), (30, 90): (3, 1)},
     "llava_onevision": {(84, 56): (2, 4), (30, 90): (4, 2)},
+    "aya_vision": {(84, 56): (2, 3), (30, 90): (3, 1)},
 }
 """``(rows, cols)`` of the tiles each tiling architecture cuts a picture of ``(width, height)`` px into."""
 
@@ -151,7 +162,7 @@ def tile_grids(zoo: Zoo, images: list[Image.Image]) -> list[tuple[int, int]]:
     if zoo.name in ("idefics3", "smolvlm"):  # the processor drops them from its outputs; its image processor has them
         grid = zoo.processor.image_processor(images, return_row_col_info=True)
         return list(zip(grid["rows"][0], grid["cols"][0], strict=True))
-    if zoo.name == "internvl":  # the processor drops num_patches from its outputs; the grid is recomputed
+    if zoo.name in ("internvl", "aya_vision"):  # the processor drops num_patches from its outputs: recomputed
         image_processor = zoo.processor.image_processor
         tile = (image_processor.size["height"], image_processor.size["width"])
         limits = (image_processor.min_patches, image_processor.max_patches)
@@ -182,8 +193,12 @@ def expected_tokens_per_image(zoo: Zoo, inputs: BatchFeature, images: list[Image
     if zoo.name in ("idefics3", "smolvlm"):  # every tile and the global view: (side / patch / scale_factor)^2 each
         per_view = (vision.image_size // vision.patch_size // config.scale_factor) ** 2
         return [per_view * (rows * cols + 1) for rows, cols in tile_grids(zoo, images)]
-    if zoo.name == "internvl":  # every tile, then a thumbnail where there are several tiles
-        return [config.image_seq_length * (rows * cols + (rows * cols > 1)) for rows, cols in tile_grids(zoo, images)]
+    if zoo.name in ("internvl", "aya_vision"):  # every tile, then a thumbnail where there are several tiles
+        if zoo.name == "internvl":
+            per_tile = config.image_seq_length
+        else:  # Aya Vision's pixel shuffle: downsample_factor x downsample_factor patches per token
+            per_tile = (vision.image_size // vision.patch_size // config.downsample_factor) ** 2
+        return [per_tile * (rows * cols + (rows * cols > 1)) for rows, cols in tile_grids(zoo, images)]
     if zoo.name == "mistral3":  # one token per (patch x merge)^2 pixels of the resized picture
         side = vision.patch_size * config.spatial_merge_size
         return (inputs["image_sizes"] // side).prod(-1).tolist()

@@ -22,7 +22,11 @@ import torch
 import transformers
 from PIL import Image
 from transformers import (
+    AyaVisionConfig,
+    AyaVisionForConditionalGeneration,
+    AyaVisionProcessor,
     BatchFeature,
+    CohereTokenizer,
     Gemma3Config,
     Gemma3ForConditionalGeneration,
     Gemma3Processor,
@@ -219,6 +223,27 @@ _LLAVA_ONEVISION_TEMPLATE = r"""
 {%- if add_generation_prompt -%}{{ '<|im_start|>assistant\n' }}{%- endif -%}"""
 """LLaVA-OneVision: ``<|im_start|>user <image>\nWhat ...?<|im_end|><|im_start|>assistant\n``, the images of a turn
 first."""
+
+_AYA_VISION_TEMPLATE = r"""{{ bos_token }}
+{%- for message in messages -%}
+{{ '<|START_OF_TURN_TOKEN|>' }}
+{%- if message['role'] == 'user' -%}{{ '<|USER_TOKEN|>' }}
+{%- elif message['role'] == 'system' -%}{{ '<|SYSTEM_TOKEN|>' }}
+{%- else -%}{{ '<|CHATBOT_TOKEN|>' }}
+{%- endif -%}
+{%- if message['content'] is string -%}{{ message['content'] }}
+{%- else -%}
+{%- for item in message['content'] -%}
+{%- if item['type'] == 'image' -%}{{ '<image>' }}
+{%- elif item['type'] == 'text' -%}{{ item['text'] }}
+{%- endif -%}
+{%- endfor -%}
+{%- endif -%}
+{{ '<|END_OF_TURN_TOKEN|>' }}
+{%- endfor -%}
+{%- if add_generation_prompt -%}{{ '<|START_OF_TURN_TOKEN|><|CHATBOT_TOKEN|>' }}{%- endif -%}"""
+"""Aya Vision (Command R7B): ``<BOS_TOKEN><|START_OF_TURN_TOKEN|><|USER_TOKEN|><image>What ...?<|END_OF_TURN_TOKEN|>``
+then ``<|START_OF_TURN_TOKEN|><|CHATBOT_TOKEN|>``."""
 
 
 def _image_processor(class_name: str, **kwargs: Any) -> BaseImageProcessor:
@@ -784,6 +809,75 @@ def _llava_onevision() -> tuple[PreTrainedConfig, ProcessorMixin]:
     return config, processor
 
 
+def _aya_vision() -> tuple[PreTrainedConfig, ProcessorMixin]:
+    """Aya Vision: a SigLIP tower on 32 px tiles of 8 x 8 patches, pixel-shuffled 2 x 2 to 4 x 4 = 16 tokens each;
+    a Cohere2 decoder (sliding-window layer, then global layer).
+
+    Tiles as InternVL (at most 6, the grid closest to the picture's aspect ratio, then a thumbnail): an 84 x 56
+    picture gives ``<|START_OF_IMG|>``, 2 rows x 3 columns of ``TILE_k`` + 16 ``<|IMG_PATCH|>`` (k = 1..6), then
+    ``TILE_GLOBAL`` + 16 ``<|IMG_PATCH|>`` and ``<|END_OF_IMG|>``: 7 x 16 = 112 image tokens.
+    """
+    tokenizer = build_tokenizer(
+        CohereTokenizer,
+        "byte_level",
+        {
+            "bos_token": "<BOS_TOKEN>",
+            "eos_token": "<|END_OF_TURN_TOKEN|>",
+            "unk_token": "<UNK>",
+            "pad_token": "<PAD>",
+            "cls_token": "<CLS>",
+            "sep_token": "<SEP>",
+            "mask_token": "<MASK_TOKEN>",
+        },
+        (
+            "<|START_OF_TURN_TOKEN|>",
+            "<|USER_TOKEN|>",
+            "<|CHATBOT_TOKEN|>",
+            "<|SYSTEM_TOKEN|>",
+            "<|START_OF_IMG|>",
+            "<|END_OF_IMG|>",
+            "<|IMG_PATCH|>",
+            "<|IMG_LINE_BREAK|>",
+            "TILE",
+            "TILE_GLOBAL",
+        ),
+    )
+    image_processor = _image_processor(
+        "GotOcr2ImageProcessor",
+        size={"height": 32, "width": 32},
+        crop_to_patches=True,
+        max_patches=6,
+        image_mean=[0.5, 0.5, 0.5],
+        image_std=[0.5, 0.5, 0.5],
+    )
+    processor = AyaVisionProcessor(
+        image_processor,
+        tokenizer,
+        patch_size=4,
+        img_size=32,
+        downsample_factor=2,
+        chat_template=_AYA_VISION_TEMPLATE,
+    )
+    config = AyaVisionConfig(
+        text_config={
+            "model_type": "cohere2",
+            **{key: value for key, value in _TEXT.items() if key != "head_dim"},
+            "vocab_size": len(tokenizer),
+            "sliding_window": 512,
+            "layer_types": ["sliding_attention", "full_attention"],
+            "pad_token_id": tokenizer.pad_token_id,
+            "bos_token_id": tokenizer.bos_token_id,
+            "eos_token_id": tokenizer.eos_token_id,
+        },
+        vision_config={**_SIGLIP, "image_size": 32, "patch_size": 4},
+        downsample_factor=2,
+        image_token_index=processor.image_token_id,
+        vision_feature_select_strategy="full",
+        vision_feature_layer=-1,
+    )
+    return config, processor
+
+
 @dataclass(frozen=True)
 class _Recipe:
     """How to build one architecture of the zoo."""
@@ -807,6 +901,7 @@ _RECIPES: dict[str, _Recipe] = {
     "internvl": _Recipe(InternVLForConditionalGeneration, _internvl),
     "qwen3_vl": _Recipe(Qwen3VLForConditionalGeneration, _qwen3_vl),
     "llava_onevision": _Recipe(LlavaOnevisionForConditionalGeneration, _llava_onevision),
+    "aya_vision": _Recipe(AyaVisionForConditionalGeneration, _aya_vision),
 }
 
 EXTRA_ARCHITECTURES: tuple[str, ...] = (
