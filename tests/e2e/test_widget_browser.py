@@ -61,6 +61,23 @@ echo = Echo()
 echo
 """
 
+# A second widget, over a prompt with two pictures of different shapes.
+TWO_IMAGES = """
+wide, tall = tiny_image(seed=1, size=(168, 112)), tiny_image(seed=2, size=(112, 168))
+content = [{"type": "image", "image": wide}, {"type": "image", "image": tall}, {"type": "text", "text": "Same?"}]
+inputs2 = processor.apply_chat_template(
+    [{"role": "user", "content": content}],
+    tokenize=True,
+    return_dict=True,
+    return_tensors="pt",
+    add_generation_prompt=True,
+)
+generated2 = model.generate(**inputs2, max_new_tokens=4, do_sample=False)
+trace2 = SaliencyExtractor(model, processor).capture(**inputs2, generated_ids=generated2, images=[wide, tall])
+w2 = SaliencyWidget(trace2, colormap="gray", opacity=1.0, smooth=False)
+w2
+"""
+
 IDLE = """() => document.querySelector(".vlsw-root")?.dataset.busy === "false"
     && document.querySelector("[data-testid=heatmap]")?.dataset.grid !== undefined"""
 
@@ -126,19 +143,17 @@ def park_pointer(page: Any) -> None:
 
 
 def generated_tokens(nb: Any) -> list[int]:
-    return [
-        int(i)
-        for i in nb.page.eval_on_selector_all(
-            "[data-testid=token].generated.mappable", "els => els.map((e) => e.dataset.index)"
-        )
-    ]
+    """Positions of the first widget's generated tokens (page-wide selectors below also find it first)."""
+    tokens = nb.page.locator(".vlsw-root").first.locator("[data-testid=token].generated.mappable")
+    return [int(i) for i in tokens.evaluate_all("els => els.map((e) => e.dataset.index)")]
 
 
 @pytest.fixture(scope="module")
 def nb(browser: Any, lab: Any) -> Any:
-    page = lab.open_notebook(browser, "widget.ipynb", [SETUP, ECHO])
+    page = lab.open_notebook(browser, "widget.ipynb", [SETUP, ECHO, TWO_IMAGES])
     page.wait(IDLE)
     page.page.wait_for_selector("[data-testid=echo]", state="attached")
+    page.wait("() => document.querySelectorAll('.vlsw-root[data-busy=false]').length === 2")
     yield page
     page.close()
 
@@ -254,7 +269,7 @@ def test_raising_pipeline_shows_its_error_and_the_widget_recovers(nb: Any) -> No
 
 def test_head_grid_click_shift_click_and_back(nb: Any) -> None:
     wait_idle(nb)
-    grid = nb.page.locator("[data-testid=head-grid]")
+    grid = nb.page.locator("[data-testid=head-grid]").first
     layers, heads = nb.value("list(trace.map(AbsoluteIndex(w.token)).shape[:2])")
     assert grid.locator("[data-testid=head-cell]").count() == layers * heads
     grid.locator("[data-testid=head-cell][data-layer='1'][data-head='2']").click()
@@ -269,6 +284,26 @@ def test_head_grid_click_shift_click_and_back(nb: Any) -> None:
     wait_idle(nb)
     assert nb.value("w.heads") == []
     assert_shows(read_canvas(nb.page), python_map(nb))
+
+
+def test_one_tab_per_image_switches_picture_and_maps(nb: Any) -> None:
+    second = nb.page.locator(".vlsw-root").nth(1)
+    tabs = second.locator("[data-testid=image-tab]")
+    assert tabs.count() == 2 and tabs.nth(0).is_visible()
+    assert second.locator("[data-testid=image-chip]").count() == 2
+    canvas = second.locator("[data-testid=heatmap]")
+    before = canvas.evaluate("c => [c.width, c.height]")
+    tabs.nth(1).click()
+    nb.wait(
+        """() => {
+            const root = document.querySelectorAll(".vlsw-root")[1];
+            return root.dataset.busy === "false" && root.querySelector(".vlsw-tab.selected")?.dataset.image === "1";
+        }"""
+    )
+    assert nb.value("w2.image_index") == 1
+    after = canvas.evaluate("c => [c.width, c.height]")
+    assert before[0] > before[1] and after[0] < after[1], f"the tall picture did not replace the wide one: {after}"
+    assert_shows(canvas.evaluate(READ_CANVAS), np.asarray(nb.value("w2.map.numpy()[0, 0].tolist()")))
 
 
 def test_save_png_downloads_the_view(nb: Any) -> None:
@@ -343,7 +378,7 @@ def test_screenshot_for_the_readme(nb: Any) -> None:
     nb.page.eval_on_selector(".vlsw-strip", "strip => { strip.scrollTop = strip.scrollHeight; }")
     target = REPO / "docs" / "widget.png"
     target.parent.mkdir(exist_ok=True)
-    nb.page.locator(".vlsw-root").screenshot(path=str(target))
+    nb.page.locator(".vlsw-root").first.screenshot(path=str(target))
     assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     nb.run("w.colormap = 'gray'; w.opacity = 1.0; w.smooth = False")
 
