@@ -14,6 +14,7 @@ from traitlets import TraitError
 
 from vl_saliency_widget import SaliencyExtractor, SaliencyMap, Trace
 from vl_saliency_widget import transforms as T
+from vl_saliency_widget.lib import agcam, gradcam
 from vl_saliency_widget.selectors import AbsoluteIndex
 from vl_saliency_widget.testing import tiny_image, tiny_vlm
 from vl_saliency_widget.widget import SaliencyWidget
@@ -137,6 +138,13 @@ def test_mode_set_from_python_recomputes_and_rerenders(trace: Trace, sent: Sent)
     np.testing.assert_allclose(widget.map.numpy(), reference(trace, widget.token, "grad").agg().numpy())
     with pytest.raises(TraitError, match="Unknown method 'nope'"):
         widget.mode = "nope"
+
+
+@pytest.mark.parametrize(("name", "method"), [("gradcam", gradcam), ("agcam", agcam)])
+def test_library_methods_in_the_menu_map_like_the_trace(trace: Trace, sent: Sent, name: str, method: Any) -> None:
+    widget = make(trace, sent)
+    widget.mode = name
+    np.testing.assert_allclose(widget.map.numpy(), reference(trace, widget.token, method).agg().numpy(), rtol=1e-6)
 
 
 def test_pipeline_set_from_python_recomputes_previews_and_detail(trace: Trace, sent: Sent) -> None:
