@@ -236,6 +236,9 @@ def test_selected_heads_are_what_map_returns(trace: Trace, sent: Sent) -> None:
     full = reference(trace, widget.token).tensor()
     expected = (full[1, 2] + full[0, 0]) / 2
     torch.testing.assert_close(widget.map.tensor()[0, 0], expected)
+    widget.heads = [[0, 9]]
+    with pytest.raises(IndexError, match=r"heads \[\[0, 9\]\] are outside this map's 2 layers x 4 heads"):
+        _ = widget.map
     widget.mode = "grad"
     assert widget.heads == [], "a new method keeps head choices that may not exist in its maps"
 

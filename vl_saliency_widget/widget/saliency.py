@@ -206,6 +206,10 @@ class SaliencyWidget(anywidget.AnyWidget):  # type: ignore[misc]
         smap = self._detail(self.token)
         if not self.heads:
             return self._reduced(smap)
+        layers, heads = smap.shape[:2]
+        outside = [pair for pair in self.heads if not (0 <= pair[0] < layers and 0 <= pair[1] < heads)]
+        if outside:
+            raise IndexError(f"heads {outside} are outside this map's {layers} layers x {heads} heads; fix w.heads.")
         values = smap.tensor()
         return SaliencyMap(torch.stack([values[layer, head] for layer, head in self.heads]).mean(0)[None, None])
 
