@@ -912,6 +912,7 @@ EXTRA_ARCHITECTURES: tuple[str, ...] = (
     "internvl",
     "qwen3_vl",
     "llava_onevision",
+    "aya_vision",
 )
 """Architectures :func:`tiny_vlm` builds that are not yet in :data:`TINY_ARCHITECTURES`, the list the package's
 end-to-end tests iterate over: each moves there once the package knows where its image tokens sit (its layout)."""
