@@ -28,7 +28,7 @@ def encode_array(array: np.ndarray) -> dict[str, Any]:
     """
     if array.dtype.name not in DTYPES:
         raise TypeError(f"Arrays sent to the widget must be one of {DTYPES}, not {array.dtype}; cast with astype().")
-    data = memoryview(np.ascontiguousarray(array).reshape(-1).view(np.uint8))
+    data = np.ascontiguousarray(array).reshape(-1).view(np.uint8).data
     return {"data": data, "dtype": array.dtype.name, "shape": list(array.shape)}
 
 
