@@ -351,8 +351,9 @@ class SaliencyWidget(anywidget.AnyWidget):  # type: ignore[misc]
     def to_html(self, path: str | Path, *, title: str = "Saliency") -> Path:
         """Write one self-contained HTML file (bundle, styles and data inlined; no network needed).
 
-        Hovering and clicking tokens still switch the aggregated maps; the layers x heads grid needs a kernel.
-        Returns the path written.
+        Hovering and clicking tokens still switch the aggregated maps of the current method, pipeline and
+        aggregation; the layers x heads grid needs a kernel. For a gradient method, call ``compute_all()`` first
+        so that every token has its map. Returns the path written.
         """
         script, styles = STATIC / "standalone.js", STATIC / "widget.css"
         if not script.is_file():
