@@ -29,6 +29,8 @@ from transformers import (
     LlavaOnevisionProcessor,
     LlavaProcessor,
     Mistral3ForConditionalGeneration,
+    MllamaForConditionalGeneration,
+    MllamaProcessor,
     PaliGemmaForConditionalGeneration,
     PaliGemmaProcessor,
     PreTrainedModel,
@@ -46,7 +48,9 @@ from transformers import (
 )
 from transformers.models.got_ocr2.image_processing_pil_got_ocr2 import get_optimal_tiled_canvas
 from transformers.models.llava_onevision.modeling_llava_onevision import get_anyres_image_grid_shape
+from transformers.models.mllama.image_processing_pil_mllama import get_all_supported_aspect_ratios
 
+from vl_saliency_widget.layouts import registered_model_types
 from vl_saliency_widget.testing import EXTRA_ARCHITECTURES, TINY_ARCHITECTURES, tiny_image, tiny_inputs, tiny_vlm
 
 EXPECTED_CLASSES = {
@@ -64,6 +68,7 @@ EXPECTED_CLASSES = {
     "qwen3_vl": (Qwen3VLForConditionalGeneration, Qwen3VLProcessor, Qwen2Tokenizer),
     "llava_onevision": (LlavaOnevisionForConditionalGeneration, LlavaOnevisionProcessor, Qwen2Tokenizer),
     "aya_vision": (AyaVisionForConditionalGeneration, AyaVisionProcessor, CohereTokenizer),
+    "mllama": (MllamaForConditionalGeneration, MllamaProcessor, TokenizersBackend),
 }
 
 DEFAULT_IMAGE_TOKENS = {
@@ -80,6 +85,7 @@ DEFAULT_IMAGE_TOKENS = {
     "qwen3_vl": 4 * 5,  # resized to 80 x 64 px, one token per 16 x 16 px
     "llava_onevision": 4 * 4 + 8 * (12 + 1),  # base view, then 2 x 4 tiles of 4 x 4 unpadded to 8 rows of 12 + newline
     "aya_vision": (2 * 3 + 1) * 4 * 4,  # 2 x 3 tiles and the thumbnail, 4 x 4 tokens each
+    "mllama": 1,  # the image enters through cross-attention
 }
 """Image tokens for the default example picture (84 x 56 px): rows x cols of each view."""
 
@@ -92,6 +98,7 @@ NEIGHBOURS = {
     "qwen2_5_vl": ("<|vision_start|>", "<|vision_end|>"),
     "qwen3_vl": ("<|vision_start|>", "<|vision_end|>"),
     "llava_onevision": ("Ġ", "Ċ"),
+    "mllama": ("ĊĊ", "What"),
 }
 """The token just before and just after each block of image tokens (None: the block starts the sequence), for the
 architectures whose image tokens form one block."""
@@ -126,6 +133,8 @@ PROMPTS = {
     "TILE _ 4 <|IMG_PATCH|>*16 TILE _ 5 <|IMG_PATCH|>*16 TILE _ 6 <|IMG_PATCH|>*16 "
     "TILE_GLOBAL <|IMG_PATCH|>*16 <|END_OF_IMG|> "
     "What Ġcolor Ġis Ġthe Ġcircle ? <|END_OF_TURN_TOKEN|> <|START_OF_TURN_TOKEN|> <|CHATBOT_TOKEN|>",
+    "mllama": "<|begin_of_text|> <|start_header_id|> user <|end_header_id|> ĊĊ <|image|> "
+    "What Ġcolor Ġis Ġthe Ġcircle ? <|eot_id|> <|start_header_id|> assistant <|end_header_id|> ĊĊ",
 }
 """The chat-template prompt of the default picture token by token, a run of one token written ``token*count``."""
 
@@ -135,8 +144,12 @@ TILE_GRIDS = {
     "internvl": {(84, 56): (2, 3), (30, 90): (3, 1)},
     "llava_onevision": {(84, 56): (2, 4), (30, 90): (4, 2)},
     "aya_vision": {(84, 56): (2, 3), (30, 90): (3, 1)},
+    "mllama": {(84, 56): (2, 2), (30, 90): (3, 1)},
 }
 """``(rows, cols)`` of the tiles each tiling architecture cuts a picture of ``(width, height)`` px into."""
+
+WITHOUT_GLOBAL_VIEW = {"mllama"}
+"""Tiling architectures that see only the tiles, no view of the whole picture."""
 
 
 @dataclass
@@ -168,6 +181,10 @@ def tile_grids(zoo: Zoo, images: list[Image.Image]) -> list[tuple[int, int]]:
         limits = (image_processor.min_patches, image_processor.max_patches)
         grids = [get_optimal_tiled_canvas((image.height, image.width), tile, *limits) for image in images]
         return [(rows, cols) for cols, rows in grids]
+    if zoo.name == "mllama":  # aspect_ratio_ids number the canvases of at most max_image_tiles from 1
+        canvases = get_all_supported_aspect_ratios(zoo.processor.image_processor.max_image_tiles)
+        inputs = zoo.processor(text=zoo.processor.image_token * len(images), images=images, return_tensors="pt")
+        return [canvases[int(ratio_id) - 1] for ratio_id in inputs["aspect_ratio_ids"][0]]
     if zoo.name == "llava_onevision":  # the model's own choice among image_grid_pinpoints
         config = zoo.model.config
         pinpoints, tile = config.image_grid_pinpoints, config.vision_config.image_size
@@ -181,6 +198,8 @@ def image_token_count(zoo: Zoo, input_ids: torch.Tensor) -> int:
 
 def view_count(zoo: Zoo, inputs: BatchFeature) -> int:
     """How many views (tiles and global views) of its one picture ``inputs`` hold for the vision tower."""
+    if zoo.name == "mllama":  # [batch, images, max_tiles, 3, H, W], the tiles in use marked by aspect_ratio_mask
+        return int(inputs["aspect_ratio_mask"][0, 0].sum())
     if zoo.name in ("idefics3", "smolvlm", "llava_onevision"):  # [batch, views, 3, H, W]
         return inputs["pixel_values"].shape[1]
     return inputs["pixel_values"].shape[0]  # [views, 3, H, W]
@@ -190,6 +209,8 @@ def expected_tokens_per_image(zoo: Zoo, inputs: BatchFeature, images: list[Image
     """Image tokens per image as the config and processor outputs define them, never counted from input_ids."""
     config = zoo.model.config
     vision = config.vision_config
+    if zoo.name == "mllama":  # one <|image|> per image, whatever its tiles
+        return [1] * len(images)
     if zoo.name in ("idefics3", "smolvlm"):  # every tile and the global view: (side / patch / scale_factor)^2 each
         per_view = (vision.image_size // vision.patch_size // config.scale_factor) ** 2
         return [per_view * (rows * cols + 1) for rows, cols in tile_grids(zoo, images)]
@@ -214,7 +235,13 @@ def expected_tokens_per_image(zoo: Zoo, inputs: BatchFeature, images: list[Image
 
 
 def image_feature_rows(zoo: Zoo, inputs: BatchFeature) -> int:
-    """How many image embeddings the model's own vision path makes for these inputs."""
+    """How many image embeddings the model's own vision path makes for these inputs (Mllama: how many images it
+    encodes for its cross-attention)."""
+    if zoo.name == "mllama":
+        names = ("pixel_values", "aspect_ratio_ids", "aspect_ratio_mask")
+        with torch.no_grad():
+            states = zoo.model.model.vision_model(**{key: inputs[key] for key in names}).last_hidden_state
+        return states.shape[0] * states.shape[1]  # [batch, images, max_tiles, 1 + patches, features]
     names = ("pixel_values", "pixel_attention_mask", "image_grid_thw", "image_sizes", "batch_num_images")
     vision_inputs = {key: inputs[key] for key in names if key in inputs}
     with torch.no_grad():
@@ -234,13 +261,15 @@ def test_builds_the_real_classes(zoo: Zoo) -> None:
     assert type(zoo.processor.tokenizer) is tokenizer_class
     assert zoo.model.config.model_type == zoo.name
     assert not zoo.model.training
-    assert zoo.model.get_input_embeddings().num_embeddings == len(zoo.processor.tokenizer)
+    extra_rows = 8 if zoo.name == "mllama" else 0  # Mllama embeds 8 ids past its vocabulary (as the hub model)
+    assert zoo.model.get_input_embeddings().num_embeddings == len(zoo.processor.tokenizer) + extra_rows
 
 
 def test_the_zoo_lists_each_architecture_once() -> None:
     assert set(EXPECTED_CLASSES) == set(ZOO)
     assert len(ZOO) == len(set(ZOO))
     assert {"gemma3", "paligemma", "llava", "qwen2_vl", "qwen2_5_vl"} <= set(TINY_ARCHITECTURES)
+    assert set(TINY_ARCHITECTURES) <= set(registered_model_types())  # the package knows where their image tokens sit
 
 
 def test_attention_is_the_from_pretrained_default(zoo: Zoo) -> None:
@@ -291,6 +320,29 @@ def test_gemma3_pan_and_scan_adds_a_block_of_image_tokens_per_crop(size: tuple[i
     assert generated.shape[1] == ids.shape[0] + 3
 
 
+def test_mllama_cross_attends_from_the_image_token_on_to_cls_and_patches_of_each_tile() -> None:
+    model, processor = tiny_vlm("mllama")
+    text = model.config.text_config
+    assert text.cross_attention_layers == [1]
+    assert [type(layer).__name__ for layer in model.model.language_model.layers] == [
+        "MllamaSelfAttentionDecoderLayer",
+        "MllamaCrossAttentionDecoderLayer",
+        "MllamaSelfAttentionDecoderLayer",
+    ]
+    inputs = tiny_inputs("mllama", processor, images=[tiny_image(size=(30, 90))])
+    image_position = int((inputs["input_ids"][0] == model.config.image_token_id).nonzero())
+    tiles = inputs["aspect_ratio_mask"][0, 0]
+    assert tiles.tolist() == [1, 1, 1, 0]
+    mask = inputs["cross_attention_mask"][0, :, 0]  # [T, max_tiles]
+    assert not mask[:image_position].any()
+    assert torch.equal(mask[image_position:], tiles.expand(mask.shape[0] - image_position, -1))
+    vision = model.config.vision_config
+    names = ("pixel_values", "aspect_ratio_ids", "aspect_ratio_mask")
+    with torch.no_grad():
+        states = model.model.vision_model(**{key: inputs[key] for key in names}).last_hidden_state
+    assert states.shape[:4] == (1, 1, 4, 1 + (vision.image_size // vision.patch_size) ** 2)
+
+
 @pytest.mark.parametrize("size", [(84, 56), (30, 90)])
 def test_mistral3_rows_of_image_tokens_end_in_a_break_and_the_last_in_the_end_token(size: tuple[int, int]) -> None:
     model, processor = tiny_vlm("mistral3")
@@ -337,7 +389,7 @@ def test_tiling_cuts_wide_and_tall_pictures_into_several_tiles_and_a_global_view
         assert (rows, cols) == expected
         assert rows * cols > 1
         inputs = zoo.processor(text=zoo.processor.image_token, images=image, return_tensors="pt")
-        assert view_count(zoo, inputs) == rows * cols + 1  # the tiles, then the global view
+        assert view_count(zoo, inputs) == rows * cols + (zoo.name not in WITHOUT_GLOBAL_VIEW)
 
 
 def test_plain_processor_call_with_the_image_placeholder(zoo: Zoo) -> None:

@@ -49,6 +49,9 @@ from transformers import (
     LlavaProcessor,
     Mistral3Config,
     Mistral3ForConditionalGeneration,
+    MllamaConfig,
+    MllamaForConditionalGeneration,
+    MllamaProcessor,
     PaliGemmaConfig,
     PaliGemmaForConditionalGeneration,
     PaliGemmaProcessor,
@@ -244,6 +247,23 @@ _AYA_VISION_TEMPLATE = r"""{{ bos_token }}
 {%- if add_generation_prompt -%}{{ '<|START_OF_TURN_TOKEN|><|CHATBOT_TOKEN|>' }}{%- endif -%}"""
 """Aya Vision (Command R7B): ``<BOS_TOKEN><|START_OF_TURN_TOKEN|><|USER_TOKEN|><image>What ...?<|END_OF_TURN_TOKEN|>``
 then ``<|START_OF_TURN_TOKEN|><|CHATBOT_TOKEN|>``."""
+
+_MLLAMA_TEMPLATE = r"""{{ bos_token }}
+{%- for message in messages -%}
+{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n' }}
+{%- if message['content'] is string -%}{{ message['content'] }}
+{%- else -%}
+{%- for item in message['content'] -%}
+{%- if item['type'] == 'image' -%}{{ '<|image|>' }}
+{%- elif item['type'] == 'text' -%}{{ item['text'] }}
+{%- endif -%}
+{%- endfor -%}
+{%- endif -%}
+{{ '<|eot_id|>' }}
+{%- endfor -%}
+{%- if add_generation_prompt -%}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{%- endif -%}"""
+"""Llama 3.2 Vision: ``<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\n<|image|>What ...?<|eot_id|>``
+then ``<|start_header_id|>assistant<|end_header_id|>\n\n``, without the default system turn of text-only chats."""
 
 
 def _image_processor(class_name: str, **kwargs: Any) -> BaseImageProcessor:
@@ -878,6 +898,50 @@ def _aya_vision() -> tuple[PreTrainedConfig, ProcessorMixin]:
     return config, processor
 
 
+def _mllama() -> tuple[PreTrainedConfig, ProcessorMixin]:
+    """Llama 3.2 Vision (Mllama): one ``<|image|>`` token in the text; the image enters through a cross-attention
+    layer (layer 1 of 3) over the vision tower's features of up to 4 tiles of 32 px, each 1 CLS + 4 x 4 patches.
+
+    The tower is 2 local layers (the features of layer 0 are kept as well) and 1 global layer over all tiles. The
+    processor picks the canvas of at most 4 tiles that needs the least scaling: an 84 x 56 picture is scaled to
+    64 x 42 on a 2 x 2 canvas (``aspect_ratio_ids`` 6), a 30 x 90 one to 16 x 48 on 3 x 1 (rows x columns).
+    """
+    tokenizer = build_tokenizer(
+        TokenizersBackend,
+        "byte_level",
+        {"bos_token": "<|begin_of_text|>", "eos_token": "<|eot_id|>", "pad_token": "<|finetune_right_pad_id|>"},
+        ("<|start_header_id|>", "<|end_header_id|>", "<|image|>", "<|python_tag|>", "<|end_of_text|>"),
+        add_bos_token=True,
+    )
+    image_processor = _image_processor("MllamaImageProcessor", size={"height": 32, "width": 32}, max_image_tiles=4)
+    processor = MllamaProcessor(image_processor, tokenizer, chat_template=_MLLAMA_TEMPLATE)
+    vision_layers = {"num_hidden_layers": 2, "num_global_layers": 1, "intermediate_layers_indices": [0]}
+    config = MllamaConfig(
+        text_config={
+            **{key: value for key, value in _TEXT.items() if key != "head_dim"},
+            "num_hidden_layers": 3,
+            "cross_attention_layers": [1],
+            "vocab_size": len(tokenizer),
+            "pad_token_id": tokenizer.pad_token_id,
+            "bos_token_id": tokenizer.bos_token_id,
+            "eos_token_id": tokenizer.eos_token_id,
+        },
+        vision_config={
+            "hidden_size": _VISION["hidden_size"],
+            "intermediate_size": _VISION["intermediate_size"],
+            "attention_heads": _VISION["num_attention_heads"],
+            **vision_layers,
+            # The last layer's features and those of each intermediate layer, side by side.
+            "vision_output_dim": _VISION["hidden_size"] * 2,
+            "image_size": 32,
+            "patch_size": 8,
+            "max_num_tiles": 4,
+        },
+        image_token_index=processor.image_token_id,
+    )
+    return config, processor
+
+
 @dataclass(frozen=True)
 class _Recipe:
     """How to build one architecture of the zoo."""
@@ -902,6 +966,7 @@ _RECIPES: dict[str, _Recipe] = {
     "qwen3_vl": _Recipe(Qwen3VLForConditionalGeneration, _qwen3_vl),
     "llava_onevision": _Recipe(LlavaOnevisionForConditionalGeneration, _llava_onevision),
     "aya_vision": _Recipe(AyaVisionForConditionalGeneration, _aya_vision),
+    "mllama": _Recipe(MllamaForConditionalGeneration, _mllama),
 }
 
 EXTRA_ARCHITECTURES: tuple[str, ...] = (
@@ -913,6 +978,7 @@ EXTRA_ARCHITECTURES: tuple[str, ...] = (
     "qwen3_vl",
     "llava_onevision",
     "aya_vision",
+    "mllama",
 )
 """Architectures :func:`tiny_vlm` builds that are not yet in :data:`TINY_ARCHITECTURES`, the list the package's
 end-to-end tests iterate over: each moves there once the package knows where its image tokens sit (its layout)."""
@@ -927,16 +993,23 @@ def _recipe(name: str) -> _Recipe:
     return _RECIPES[name]
 
 
-def _randomize_zero_matrices(model: PreTrainedModel, std: float) -> None:
-    """Draw every weight matrix that its initialiser left all zero from ``N(0, std^2)``.
+def _randomize_zero_initialised(model: PreTrainedModel, std: float) -> None:
+    """Draw the weights that their initialiser left at zero and that would cut the image off the text.
 
-    Some projectors start at zero (Gemma 3's ``mm_input_projection_weight``), which would make every image embed to
-    the same vector. Vectors that start at zero (biases, Gemma's ``1 + weight`` norms) are left as they are.
+    Every weight matrix left all zero is drawn from ``N(0, std^2)``: some projectors start at zero (Gemma 3's
+    ``mm_input_projection_weight``), which would make every image embed to the same vector. Every one-number gate left
+    at zero is drawn from ``N(0, 1)``, so that ``tanh(gate)`` is of order one: Mllama scales its cross-attention
+    layers and its tile position embeddings by such gates, which a trained model has learned away from zero. Vectors
+    that start at zero (biases, Gemma's ``1 + weight`` norms) are left as they are.
     """
     with torch.no_grad():
         for parameter in model.parameters():
-            if parameter.ndim >= 2 and not parameter.any():
+            if parameter.any():
+                continue
+            if parameter.ndim >= 2:
                 parameter.normal_(0.0, std)
+            elif parameter.numel() == 1:
+                parameter.normal_(0.0, 1.0)
 
 
 def tiny_vlm(name: str, seed: int = 0) -> tuple[PreTrainedModel, ProcessorMixin]:
@@ -959,7 +1032,7 @@ def tiny_vlm(name: str, seed: int = 0) -> tuple[PreTrainedModel, ProcessorMixin]
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = recipe.model_class._from_config(config)
-        _randomize_zero_matrices(model, std=config.get_text_config().initializer_range)
+        _randomize_zero_initialised(model, std=config.get_text_config().initializer_range)
     # A trained model never emits its image placeholder; random weights would, even when sampling a short answer.
     model.generation_config.suppress_tokens = [int(config.image_token_id)]
     return model.eval(), processor
