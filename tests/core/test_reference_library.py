@@ -21,8 +21,10 @@ REFERENCE_FAILS = {
     # It counts images as pixel_values.shape[0], which is Qwen's number of patches.
     "qwen2_vl": "does not match number of images",
     "qwen2_5_vl": "does not match number of images",
+    "qwen3_vl": "does not match number of images",
     # It expects one square grid per image; anyres adds tiles and newline features.
     "llava_next": "does not match expected count",
+    "llava_onevision": "does not match expected count",
 }
 
 

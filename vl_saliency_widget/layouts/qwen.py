@@ -1,4 +1,4 @@
-"""Qwen2-VL and Qwen2.5-VL: dynamic resolution.
+"""Qwen2-VL, Qwen2.5-VL and Qwen3-VL: dynamic resolution.
 
 ``<|vision_start|>`` + ``<|image_pad|>`` x (t * h * w / merge^2) + ``<|vision_end|>``, where (t, h, w) is the
 image's row of ``image_grid_thw`` in patches and merge is ``spatial_merge_size``. The merger consumes
@@ -57,6 +57,6 @@ def qwen_vl_pictures(ctx: LayoutContext) -> list[Image.Image]:
     return pictures
 
 
-for _name in ("qwen2_vl", "qwen2_5_vl"):
+for _name in ("qwen2_vl", "qwen2_5_vl", "qwen3_vl"):
     register_layout(_name, qwen_vl_layout)
     register_pictures(_name, qwen_vl_pictures)
