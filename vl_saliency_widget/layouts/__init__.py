@@ -1,6 +1,6 @@
 """Image layouts per architecture family, and the registry that picks one by ``config.model_type``."""
 
-from . import gemma, llava, llava_next, qwen
+from . import gemma, idefics3, llava, llava_next, mistral, qwen
 from .base import (
     Box,
     ImageLayout,
@@ -21,9 +21,11 @@ __all__ = [
     "LayoutFn",
     "View",
     "gemma",
+    "idefics3",
     "layout_for",
     "llava",
     "llava_next",
+    "mistral",
     "processed_pictures",
     "qwen",
     "register_layout",
