@@ -3,7 +3,10 @@
 Each entry is the ``*ForConditionalGeneration`` class a user loads, with the processor class and image processor of
 that model, a chat template in the style of the hub model's, and a small word-level tokenizer of the model's own
 tokenizer class (see :mod:`.tokenizer`). Only the sizes are tiny: 2 text layers of width 64 with 4 query heads over
-2 key/value heads (16 channels each), 2 vision layers of width 32, and a few dozen image tokens per image.
+2 key/value heads (16 channels each; Mllama has a third, its cross-attention layer), 2 vision layers of width 32, and
+a few dozen to about a hundred image tokens per image. The tiling architectures (Idefics3, SmolVLM, InternVL,
+LLaVA-NeXT, LLaVA-OneVision, Aya Vision, Mllama) use tiles of 16 to 48 px, so that the 84 x 56 example picture and a
+1:3 portrait are cut into several tiles.
 
 Adding an architecture is one ``_Recipe`` in ``_RECIPES``: a function that returns the config and the processor, the
 model class, and the size of the example picture.
