@@ -111,3 +111,15 @@ def test_sequence_gradient_equals_teacher_forced_loss_gradient(case: Case) -> No
         p = trace.gen_start + t
         got = trace.map(t, "grad", align="token", view=main).tensor()
         torch.testing.assert_close(got, view_slice(reference, p, trace), rtol=1e-3, atol=1e-7)
+
+
+def test_maps_of_many_tokens_equal_one_map_each(case: Case) -> None:
+    trace = SaliencyExtractor(case.model, case.processor).capture(
+        **case.inputs, generated_ids=case.generated, images=[case.image]
+    )
+    positions = trace.text_positions
+    for mode in ("attn", "grad"):
+        stacked = trace.maps(positions, mode)
+        assert stacked.shape[0] == len(positions)
+        for k, p in enumerate(positions[-3:], start=len(positions) - 3):
+            torch.testing.assert_close(stacked[k], trace.map(AbsoluteIndex(p), mode).tensor())

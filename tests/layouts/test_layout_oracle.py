@@ -58,21 +58,26 @@ def overlaps(a: Box, b: Box) -> bool:
     return min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1])
 
 
-@pytest.mark.parametrize("name", CAPTURED)
+CASES = [(name, {}) for name in CAPTURED] + [("gemma3", {"do_pan_and_scan": True})]
+
+
+@pytest.mark.parametrize(("name", "options"), CASES, ids=[n + (" pan-and-scan" if o else "") for n, o in CASES])
 @pytest.mark.parametrize("size", [(84, 56), (40, 120)], ids=["4:3-ish", "1:3"])
-def test_perturbed_region_lands_on_the_layouts_cells(name: str, size: tuple[int, int]) -> None:
+def test_perturbed_region_lands_on_the_layouts_cells(name: str, options: dict[str, Any], size: tuple[int, int]) -> None:
     model, processor = tiny_vlm(name)
     image = tiny_image(seed=3, size=size)
     trace = SaliencyExtractor(model, processor, store_grads=False).capture(
-        **tiny_inputs(name, processor, images=[image]), images=[image]
+        **tiny_inputs(name, processor, images=[image], **options), images=[image]
     )
     layout = trace.image_layouts[0]
-    base = language_model_embeddings(model, tiny_inputs(name, processor, images=[image]))
+    if options:
+        assert len(layout.views) > 1, "pan-and-scan should have cut crops"
+    base = language_model_embeddings(model, tiny_inputs(name, processor, images=[image], **options))
     for painted in layout.views:
         rows, cols = painted.grid
         for row, col in {(0, 0), (0, cols - 1), (rows - 1, 0), (rows - 1, cols - 1), (rows // 2, cols // 2)}:
             target = cell_box(painted, row, col)
-            inputs = tiny_inputs(name, processor, images=[perturbed(image, target)])
+            inputs = tiny_inputs(name, processor, images=[perturbed(image, target)], **options)
             change = (language_model_embeddings(model, inputs) - base).norm(dim=-1)
             spot = central_half(target)
             # The painted cell changes most in its own view; in every other view over the painted spot, the most

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -196,18 +196,18 @@ class Trace:
         return row
 
     def _spatial(self, values: torch.Tensor, image_index: int, view: str | None) -> torch.Tensor:
-        """[layers, heads, I] values of one query row -> [layers, heads, rows, cols] over one image.
+        """[..., I] values of query rows -> [..., rows, cols] over one image.
 
         With ``view=None`` the grid covers the whole picture and every view is spread onto it (see
         ``layouts.canvas``); with a view's name, that view's own grid.
         """
         layout = self.image_layouts[image_index]
         if view is not None or is_plain(layout):
-            return values[:, :, self._col_of[layout.view(view).positions]]
+            return values[..., self._col_of[layout.view(view).positions]]
         if image_index not in self._canvases:
             self._canvases[image_index] = canvas(layout)
         grid = self._canvases[image_index]
-        return grid.apply(values[:, :, self._col_of[grid.positions]])
+        return grid.apply(values[..., self._col_of[grid.positions]])
 
     def _grad_row(self, position: int, row: int) -> torch.Tensor:
         """Gradient [layers, heads, I] on query ``row`` for the token at ``position``."""
@@ -286,6 +286,51 @@ class Trace:
                 "it must return a SaliencyMap."
             )
         return result
+
+    def maps(
+        self,
+        positions: Sequence[int],
+        mode: str = "attn",
+        image_index: int = 0,
+        *,
+        align: Align = "predicting",
+        view: str | None = None,
+    ) -> torch.Tensor:
+        """The maps of many tokens at once: [tokens, layers, heads, rows, cols], one gather for all of them.
+
+        ``maps(ps, mode)[k]`` equals ``map(AbsoluteIndex(ps[k]), mode).tensor()``. Per-token gradients not
+        computed yet are computed (a backward pass each).
+
+        Args:
+            positions: absolute sequence positions of text tokens.
+            mode: "attn" or "grad".
+        """
+        if mode not in MODES:
+            raise ValueError(f"maps() takes mode 'attn' or 'grad', not {mode!r}; use map() for trace transforms.")
+        if not 0 <= image_index < self.total_images:
+            raise IndexError(f"image_index {image_index} is out of range: this trace has {self.total_images} image(s).")
+        outside = [p for p in positions if not 0 <= p < len(self.token_ids)]
+        if outside:
+            raise IndexError(f"Positions {outside} are outside the sequence of {len(self.token_ids)} tokens.")
+        rows = [self._row(p, align) for p in positions]
+        if mode == "attn":
+            if self.attn is None:
+                raise ValueError("This trace holds no attention: capture with store_attns=True.")
+            values = self.attn.index_select(2, torch.as_tensor(rows, dtype=torch.long)).permute(2, 0, 1, 3)
+        elif not positions:
+            values = torch.zeros(0, *self._grad_shape())
+        else:
+            values = torch.stack([self._grad_row(p, r) for p, r in zip(positions, rows, strict=True)])
+        return self._spatial(values.float(), image_index, view)
+
+    def _grad_shape(self) -> tuple[int, int, int]:
+        """(layers, heads, I) of a gradient row."""
+        if self._grad is not None:
+            return (self._grad.shape[0], self._grad.shape[1], self._grad.shape[3])
+        if self._token_gradients is None:
+            raise ValueError("This trace holds no gradients: capture with store_grads=True.")
+        probes = self._token_gradients.probes
+        return (len(probes), probes[0].shape[0], probes[0].shape[2])
 
     def visualize_tokens(self, return_html: bool = False) -> str | None:
         """Show the sequence as an HTML token strip (prompt vs generated, image tokens skipped)."""

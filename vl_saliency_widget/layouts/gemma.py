@@ -14,8 +14,30 @@ from typing import Any
 
 from .base import Box, ImageLayout, LayoutContext, full_box, grid_view, register_layout
 
+_PAN_AND_SCAN = {
+    "pan_and_scan_min_crop_size": 256,
+    "pan_and_scan_max_num_crops": 4,
+    "pan_and_scan_min_ratio_to_activate": 1.2,
+}
 
-def pan_and_scan_boxes(size: tuple[int, int], image_processor: Any) -> list[Box]:
+
+def pan_and_scan_settings(processor: Any) -> dict[str, float]:
+    """Gemma 3's pan-and-scan settings as the processor applies them.
+
+    The processor's ``images_kwargs`` (class defaults, or what an instance set) win over the image processor's
+    own attributes, which are usually None; transformers' defaults fill the rest.
+    """
+    image_processor = getattr(processor, "image_processor", None)
+    settings: dict[str, float] = dict(_PAN_AND_SCAN)
+    for source in (
+        vars(image_processor) if image_processor is not None else {},
+        getattr(processor, "images_kwargs", {}),
+    ):
+        settings |= {k: v for k, v in (source or {}).items() if k in _PAN_AND_SCAN and v is not None}
+    return settings
+
+
+def pan_and_scan_boxes(size: tuple[int, int], settings: dict[str, float]) -> list[Box]:
     """The crops Gemma 3's pan-and-scan cuts from a (width, height) picture, as boxes in its pixels, row-major.
 
     The same arithmetic as the image processor's ``pan_and_scan``: crops only when the aspect ratio reaches
@@ -23,11 +45,10 @@ def pan_and_scan_boxes(size: tuple[int, int], image_processor: Any) -> list[Box]
     crop would be smaller than ``pan_and_scan_min_crop_size``.
     """
     width, height = size
-    min_size = int(getattr(image_processor, "pan_and_scan_min_crop_size", 256))
-    max_crops = int(getattr(image_processor, "pan_and_scan_max_num_crops", 4))
-    min_ratio = float(getattr(image_processor, "pan_and_scan_min_ratio_to_activate", 1.2))
+    min_size = int(settings["pan_and_scan_min_crop_size"])
+    max_crops = int(settings["pan_and_scan_max_num_crops"])
     long, short = max(width, height), min(width, height)
-    if long / short < min_ratio:
+    if long / short < float(settings["pan_and_scan_min_ratio_to_activate"]):
         return []
     n = min(max_crops, max(2, min(math.floor(long / short + 0.5), math.floor(long / min_size))))
     crops_w, crops_h = (n, 1) if width >= height else (1, n)
@@ -56,8 +77,8 @@ def gemma3_layout(ctx: LayoutContext) -> list[ImageLayout]:
     n_views = int(pixel_values.shape[0])
     crops: list[list[Box]] = []
     if ctx.images is not None and len(ctx.images) != n_views:
-        image_processor = getattr(ctx.processor, "image_processor", None)
-        crops = [pan_and_scan_boxes(image.size, image_processor) for image in ctx.images]
+        settings = pan_and_scan_settings(ctx.processor)
+        crops = [pan_and_scan_boxes(image.size, settings) for image in ctx.images]
         if len(ctx.images) + sum(len(c) for c in crops) != n_views:
             raise ValueError(
                 f"pixel_values hold {n_views} views for {len(ctx.images)} picture(s), which does not match "

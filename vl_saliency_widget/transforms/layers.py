@@ -133,12 +133,15 @@ class Aggregate(Chainable):
         self.head_reduce = head_reduce
 
     def __call__(self, saliency_map: SaliencyMap, /) -> SaliencyMap:
-        t = saliency_map.map
+        return SaliencyMap(self.reduce(saliency_map.map))
+
+    def reduce(self, values: torch.Tensor) -> torch.Tensor:
+        """The same reduction on a plain tensor [..., layers, heads, h, w] (a stack of maps, for instance)."""
         if self.layer_reduce is not None:
-            t = _REDUCERS[self.layer_reduce](t, 0)
+            values = _REDUCERS[self.layer_reduce](values, values.ndim - 4)
         if self.head_reduce is not None:
-            t = _REDUCERS[self.head_reduce](t, 1)
-        return SaliencyMap(t)
+            values = _REDUCERS[self.head_reduce](values, values.ndim - 3)
+        return values
 
     def __repr__(self) -> str:
         return f"Aggregate(layer_reduce={self.layer_reduce!r}, head_reduce={self.head_reduce!r})"

@@ -17,6 +17,7 @@ import traitlets as t
 from ..core.map import SaliencyMap
 from ..lib import agcam, gradcam
 from ..selectors import AbsoluteIndex
+from ..transforms import Aggregate
 from .serialize import encode_array, encode_picture, pack_message, to_json_state
 
 if TYPE_CHECKING:
@@ -156,11 +157,9 @@ class SaliencyWidget(anywidget.AnyWidget):  # type: ignore[misc]
             image_of[layout.positions.numpy()] = index
         grounding = np.zeros(len(trace.token_ids), dtype=np.float32)
         if "attn" in trace.modes:
-            for position in trace.text_positions:
-                grounding[position] = sum(
-                    float(trace.map(AbsoluteIndex(position), mode="attn", image_index=i).numpy().mean((0, 1)).sum())
-                    for i in range(trace.total_images)
-                )
+            positions = trace.text_positions
+            for i in range(trace.total_images):
+                grounding[positions] += trace.maps(positions, "attn", i).mean((1, 2)).sum((-1, -2)).numpy()
             grounding /= max(float(grounding.max()), 1e-12)
         return {
             "strings": trace.token_strings,
@@ -218,9 +217,17 @@ class SaliencyWidget(anywidget.AnyWidget):  # type: ignore[misc]
     def _refresh_previews(self) -> None:
         """Recompute the aggregated map of every token that is ready, and send them in one buffer."""
         self._preview_ready[:] = 0
+        ready = [p for p in self._preview_row if self._ready(p)]
+        method = self._methods[self.mode]
         try:
-            for position in self._preview_row:
-                if self._ready(position):
+            if self.pipeline is None and isinstance(method, str) and ready:
+                # No pipeline: every token's map in one gather and one reduction.
+                stacked = self.trace.maps(ready, method, self.image_index)
+                reduce = Aggregate(cast("Reduction", self.layer_reduce), cast("Reduction", self.head_reduce))
+                for position, values in zip(ready, reduce.reduce(stacked)[:, 0, 0].numpy(), strict=True):
+                    self._store_preview(position, values.astype(np.float32), publish=False)
+            for position in ready:
+                if not self._preview_ready[self._preview_row[position]]:
                     self._store_preview(position, self._aggregate(self._compute(position)), publish=False)
         except Exception as error:
             self.error = _describe(error)
