@@ -53,7 +53,9 @@ def view_slice(full: torch.Tensor, row: int, trace) -> torch.Tensor:  # type: ig
 
 
 def test_attention_equals_eager_output_attentions(case: Case) -> None:
-    trace = SaliencyExtractor(case.model, case.processor).capture(**case.inputs, generated_ids=case.generated)
+    trace = SaliencyExtractor(case.model, case.processor).capture(
+        **case.inputs, generated_ids=case.generated, images=[case.image]
+    )
     reference, _ = eager_attentions(case)
     assert trace.attn is not None
     text = torch.tensor(trace.image_mask).logical_not()
@@ -69,7 +71,7 @@ def test_attention_equals_eager_output_attentions(case: Case) -> None:
 
 def test_prompt_tokens_map_through_absolute_index(case: Case) -> None:
     trace = SaliencyExtractor(case.model, case.processor, store_grads=False).capture(
-        **case.inputs, generated_ids=case.generated
+        **case.inputs, generated_ids=case.generated, images=[case.image]
     )
     reference, _ = eager_attentions(case)
     p = trace.text_positions[0]
@@ -80,7 +82,9 @@ def test_prompt_tokens_map_through_absolute_index(case: Case) -> None:
 
 
 def test_token_gradient_equals_autograd_reference(case: Case) -> None:
-    trace = SaliencyExtractor(case.model, case.processor).capture(**case.inputs, generated_ids=case.generated)
+    trace = SaliencyExtractor(case.model, case.processor).capture(
+        **case.inputs, generated_ids=case.generated, images=[case.image]
+    )
     t = trace.total_generated_tokens - 1
     p = trace.gen_start + t
     _, reference = eager_attentions(case, grad_of=p)
@@ -98,7 +102,7 @@ def test_token_gradient_equals_autograd_reference(case: Case) -> None:
 
 def test_sequence_gradient_equals_teacher_forced_loss_gradient(case: Case) -> None:
     extractor = SaliencyExtractor(case.model, case.processor, gradients="sequence")
-    trace = extractor.capture(**case.inputs, generated_ids=case.generated)
+    trace = extractor.capture(**case.inputs, generated_ids=case.generated, images=[case.image])
     oracle = case.eager_copy()
     inputs = full_inputs(case, oracle.config.model_type)
     out = oracle(**inputs, labels=case.generated, output_attentions=True, use_cache=False)

@@ -38,7 +38,7 @@ def assert_same(before: dict[str, Any], after: dict[str, Any]) -> None:
 def test_capture_leaves_model_untouched(case: Case, gradients: str) -> None:
     before = snapshot(case.model)
     trace = SaliencyExtractor(case.model, case.processor, gradients=gradients).capture(  # type: ignore[arg-type]
-        **case.inputs, generated_ids=case.generated
+        **case.inputs, generated_ids=case.generated, images=[case.image]
     )
     trace.map(0, "grad")
     assert_same(before, snapshot(case.model))
@@ -51,7 +51,9 @@ def test_training_mode_and_frozen_parameters_are_restored() -> None:
     frozen = next(case.model.model.vision_tower.parameters())
     frozen.requires_grad_(False)
     before = snapshot(case.model)
-    trace = SaliencyExtractor(case.model, case.processor).capture(**case.inputs, generated_ids=case.generated)
+    trace = SaliencyExtractor(case.model, case.processor).capture(
+        **case.inputs, generated_ids=case.generated, images=[case.image]
+    )
     trace.map(0, "grad")
     assert_same(before, snapshot(case.model))
 
@@ -65,8 +67,8 @@ def test_capture_runs_without_dropout() -> None:
         m.attention_dropout = 0.5
     case.model.train()
     extractor = SaliencyExtractor(case.model, case.processor)
-    first = extractor.capture(**case.inputs, generated_ids=case.generated)
-    second = extractor.capture(**case.inputs, generated_ids=case.generated)
+    first = extractor.capture(**case.inputs, generated_ids=case.generated, images=[case.image])
+    second = extractor.capture(**case.inputs, generated_ids=case.generated, images=[case.image])
     assert torch.equal(first.map(1, "attn").tensor(), second.map(1, "attn").tensor())
     assert torch.equal(first.map(1, "grad").tensor(), second.map(1, "grad").tensor())
     assert case.model.training

@@ -1,6 +1,6 @@
 """Image layouts per architecture family, and the registry that picks one by ``config.model_type``."""
 
-from . import gemma, idefics3, llava, llava_next, mistral, qwen
+from . import gemma, idefics3, llava, llava_next, mistral, qwen, tiled
 from .base import (
     Box,
     ImageLayout,
@@ -31,4 +31,5 @@ __all__ = [
     "register_layout",
     "register_pictures",
     "registered_model_types",
+    "tiled",
 ]

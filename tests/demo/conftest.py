@@ -1,0 +1,38 @@
+"""The shipped toy model, loaded once for the demo tests."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+
+import huggingface_hub
+import pytest
+import torch
+from transformers import LlavaForConditionalGeneration, LlavaProcessor
+
+from vl_saliency_widget.demo import load_toy_vlm
+
+Toy = tuple[LlavaForConditionalGeneration, LlavaProcessor]
+
+
+def _refuse_network(*args: object, **kwargs: object) -> None:
+    raise OSError("the toy model must load without network access")
+
+
+@pytest.fixture(scope="package")
+def toy() -> Toy:
+    """The shipped model, loaded with the Hugging Face hub offline and every socket connection refused."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+        patch.setattr(socket.socket, "connect", _refuse_network)
+        return load_toy_vlm()
+
+
+@pytest.fixture(scope="package", autouse=True)
+def one_thread() -> Iterator[None]:
+    """Run the toy model on one thread: it is too small to gain from more, and on a busy machine a second thread
+    made a 50-sample capture loop 50 times slower (45 s instead of 0.9 s)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

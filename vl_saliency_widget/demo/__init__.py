@@ -1,0 +1,10 @@
+"""A grounded toy vision-language model that ships with the package: meaningful saliency maps offline, in seconds.
+
+``load_toy_vlm()`` gives a trained ``LlavaForConditionalGeneration`` and its ``LlavaProcessor``; ``toy_samples(n)``
+gives held-out pictures with their question, answer and the box of the shape the answer depends on.
+"""
+
+from .data import Sample, toy_samples
+from .model import load_toy_vlm
+
+__all__ = ["Sample", "load_toy_vlm", "toy_samples"]
