@@ -3,8 +3,9 @@
 The image processor picks a grid of ``cols x rows`` tiles whose aspect ratio is closest to the picture's
 (``get_optimal_tiled_canvas`` between ``min_patches`` and ``max_patches`` tiles), resizes the picture onto it and
 cuts it row-major; a thumbnail of the whole picture follows when there is more than one tile. Each view becomes
-the same number of tokens (a square grid after pixel shuffle). The tile counts are not in the processor outputs
-and depend on the original size, so these layouts need ``capture(..., images=...)``.
+the same number of tokens (a square grid after pixel shuffle). The tile counts are not in the processor outputs:
+they are recomputed from the original pictures given to ``capture(..., images=...)``; without them, a single
+picture's grid is read off its views (the arrangement whose stitched tiles match the thumbnail).
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from typing import Any
+
+import torch
+import torch.nn.functional as F
 
 from .base import ImageLayout, LayoutContext, View, full_box, grid_view, register_layout
 
@@ -33,14 +37,36 @@ def _canvas_function(image_processor: Any) -> Callable[..., tuple[int, int]]:
     return fn
 
 
+def grid_from_thumbnail(views: torch.Tensor, min_tiles: int, max_tiles: int) -> tuple[int, int]:
+    """(rows, cols) of the tiles of one picture, found by matching the stitched tiles against its thumbnail.
+
+    Args:
+        views: [tiles + 1, 3, h, w] processed views of one picture, the thumbnail last.
+
+    The tiles are a resize of the picture cut row-major, and the thumbnail a resize of the whole picture: only
+    the right arrangement, stitched and shrunk to the thumbnail's size, looks like it.
+    """
+    tiles, thumbnail = views[:-1].float(), views[-1].float()
+    n, _, h, w = tiles.shape
+    best: tuple[float, tuple[int, int]] | None = None
+    for rows in range(1, n + 1):
+        cols, left = divmod(n, rows)
+        if left or not min_tiles <= n <= max_tiles:
+            continue
+        stitched = tiles.reshape(rows, cols, 3, h, w).permute(2, 0, 3, 1, 4).reshape(1, 3, rows * h, cols * w)
+        error = float((F.interpolate(stitched, size=(h, w), mode="area")[0] - thumbnail).pow(2).mean())
+        if best is None or error < best[0]:
+            best = (error, (rows, cols))
+    if best is None:
+        raise ValueError(f"{n} tiles fit no grid of {min_tiles} to {max_tiles} tiles.")
+    return best[1]
+
+
 def tiled_layout(ctx: LayoutContext) -> list[ImageLayout]:
     """Views "tile rRcC" (1-based, row-major) and, with more than one tile, "global" per image."""
-    if ctx.images is None:
-        raise ValueError(
-            f"{ctx.config.model_type} tiles each picture by its original size, which the processor outputs do not "
-            "keep: pass the pictures, capture(..., images=[...])."
-        )
     processor = ctx.processor
+    if ctx.images is None:
+        return _single_picture_layout(ctx)
     tile = processor.image_processor.size
     get_optimal_tiled_canvas = _canvas_function(processor.image_processor)
     grids = []
@@ -66,19 +92,59 @@ def tiled_layout(ctx: LayoutContext) -> list[ImageLayout]:
             "to the processor, in prompt order."
         )
     runs = ctx.split_runs([n * per_view for n in views_per_image])
-    layouts = []
-    for image, run, (rows, cols) in zip(ctx.images, runs, grids, strict=True):
-        width, height = image.size
-        views: list[View] = []
-        for k, part in enumerate(run.split(per_view)):
-            if k == rows * cols:
-                views.append(grid_view("global", part, side, side, full_box(image.size)))
-                continue
-            r, c = divmod(k, cols)
-            box = (c * width / cols, r * height / rows, (c + 1) * width / cols, (r + 1) * height / rows)
-            views.append(grid_view(f"tile r{r + 1}c{c + 1}", part, side, side, box))
-        layouts.append(ImageLayout(views=tuple(views), size=image.size))
-    return layouts
+    return [
+        _tiles_and_thumbnail(run, per_view, side, rows, cols, image.size)
+        for image, run, (rows, cols) in zip(ctx.images, runs, grids, strict=True)
+    ]
+
+
+def _single_picture_layout(ctx: LayoutContext) -> list[ImageLayout]:
+    """Without the original picture: one picture's tile grid read off its processed views."""
+    pixel_values = ctx.inputs["pixel_values"]
+    n_views = int(pixel_values.shape[0])
+    total = int(ctx.image_positions.numel())
+    per_view = total // n_views
+    side = round(per_view**0.5)
+    if n_views > 1 and _image_blocks(ctx) > 1:
+        raise ValueError(
+            f"{ctx.config.model_type} tiles each picture by its original size, which the processor outputs do not "
+            "keep: with several pictures, pass the pictures, capture(..., images=[...])."
+        )
+    if n_views == 1:
+        rows = cols = 1
+    else:
+        processor = ctx.processor
+        rows, cols = grid_from_thumbnail(
+            pixel_values, int(_setting(processor, "min_patches")), int(_setting(processor, "max_patches"))
+        )
+    tile_h, tile_w = int(pixel_values.shape[-2]), int(pixel_values.shape[-1])
+    return [_tiles_and_thumbnail(ctx.image_positions, per_view, side, rows, cols, (cols * tile_w, rows * tile_h))]
+
+
+def _image_blocks(ctx: LayoutContext) -> int:
+    """How many separate pictures the prompt holds, counted by their opening tokens."""
+    processor = ctx.processor
+    image_start = getattr(processor, "start_image_token", None) or getattr(processor, "start_of_img_token", None)
+    tokenizer = getattr(ctx.processor, "tokenizer", None)
+    if image_start is None or tokenizer is None:
+        return 2
+    start_id = tokenizer.convert_tokens_to_ids(image_start)
+    return int((ctx.input_ids == start_id).sum())
+
+
+def _tiles_and_thumbnail(
+    run: torch.Tensor, per_view: int, side: int, rows: int, cols: int, size: tuple[int, int]
+) -> ImageLayout:
+    width, height = size
+    views: list[View] = []
+    for k, part in enumerate(run.split(per_view)):
+        if k == rows * cols:
+            views.append(grid_view("global", part, side, side, full_box(size)))
+            continue
+        r, c = divmod(k, cols)
+        box = (c * width / cols, r * height / rows, (c + 1) * width / cols, (r + 1) * height / rows)
+        views.append(grid_view(f"tile r{r + 1}c{c + 1}", part, side, side, box))
+    return ImageLayout(views=tuple(views), size=size)
 
 
 register_layout("internvl", tiled_layout)
