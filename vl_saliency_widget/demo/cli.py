@@ -1,0 +1,136 @@
+"""The ``vl-saliency-widget`` command.
+
+``vl-saliency-widget demo`` opens JupyterLab (on 127.0.0.1) on a fresh copy of the quick-start notebook, which runs
+offline on the toy model and ends in the widget; ``vl-saliency-widget demo --html PATH`` writes the widget of one toy
+sample as a standalone HTML page instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, cast
+
+import torch
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+"""The ``vl_saliency_widget`` package folder."""
+
+QUICKSTART = PACKAGE_ROOT.parent / "notebooks" / "quickstart.ipynb"
+"""The quick-start notebook of a checkout (the repository holds the package next to ``notebooks/``)."""
+
+
+def write_demo_html(path: Path) -> Path:
+    """Write the widget for the first held-out toy sample, with its answer, to ``path`` as one offline HTML page.
+
+    Returns the path written.
+    """
+    from ..core.extractor import SaliencyExtractor
+    from ..widget import SaliencyWidget
+    from .data import HELD_OUT_SEED, toy_samples
+    from .model import load_toy_vlm
+
+    model, processor = load_toy_vlm()
+    sample = toy_samples(1, HELD_OUT_SEED)[0]
+    inputs = cast(
+        dict[str, Any],
+        processor.apply_chat_template(
+            sample.messages, tokenize=True, return_dict=True, return_tensors="pt", add_generation_prompt=True
+        ),
+    )
+    with torch.no_grad():
+        generated = model.generate(**inputs, max_new_tokens=4, do_sample=False)
+    trace = SaliencyExtractor(model, processor).capture(**inputs, generated_ids=generated, images=[sample.image])
+    return SaliencyWidget(trace).to_html(path, title=f"Saliency: {sample.question}")
+
+
+def lab_command(notebook: Path) -> list[str]:
+    """The command that serves JupyterLab on 127.0.0.1 from ``notebook``'s folder and opens ``notebook``.
+
+    As root (a container), it adds ``--allow-root``, without which JupyterLab refuses to start; the server still
+    listens on the local interface only.
+    """
+    root = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
+    return [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.root_dir={notebook.parent}",
+        *root,
+        str(notebook),
+    ]
+
+
+def open_quickstart(notebook: Path = QUICKSTART) -> int:
+    """Copy ``notebook`` into a new temporary folder (the checkout stays clean and the notebook's exports land
+    there) and run JupyterLab on the copy until it is stopped; return its exit status.
+
+    The kernel imports this package from where it is, installed or not.
+
+    Raises:
+        FileNotFoundError: ``notebook`` does not exist.
+        ModuleNotFoundError: JupyterLab or anywidget is not installed.
+    """
+    if not notebook.is_file():
+        raise FileNotFoundError(
+            f"No notebook at {notebook}: the quick-start notebook ships with the repository, not with the wheel. "
+            "Clone the repository, or pass --notebook PATH."
+        )
+    missing = [name for name in ("jupyterlab", "anywidget") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ModuleNotFoundError(
+            f"The demo needs {' and '.join(missing)}: pip install 'vl-saliency-widget[widget,e2e]'."
+        )
+    folder = Path(tempfile.mkdtemp(prefix="vl-saliency-demo-"))
+    copy = Path(shutil.copy(notebook, folder / notebook.name))
+    paths = [str(PACKAGE_ROOT.parent), os.environ.get("PYTHONPATH", "")]
+    env = os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, paths))}
+    print(f"Opening {copy} (a copy of {notebook}) in JupyterLab; stop it with Ctrl-C.", flush=True)
+    return subprocess.run(lab_command(copy), env=env, check=False).returncode
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line: ``vl-saliency-widget demo [--html PATH] [--notebook PATH]``."""
+    root = argparse.ArgumentParser(
+        prog="vl-saliency-widget", description="Saliency maps of vision-language models: the offline toy-model demo."
+    )
+    commands = root.add_subparsers(dest="command", required=True)
+    demo = commands.add_parser(
+        "demo",
+        help="open the quick-start notebook on the toy model in JupyterLab",
+        description="Open JupyterLab on 127.0.0.1 on a copy of the quick-start notebook (toy model, offline).",
+    )
+    demo.add_argument(
+        "--html", type=Path, metavar="PATH", help="write the widget of one toy sample to PATH instead (no Jupyter)"
+    )
+    demo.add_argument(
+        "--notebook",
+        type=Path,
+        default=QUICKSTART,
+        metavar="PATH",
+        help=f"the notebook to open (default: {QUICKSTART})",
+    )
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    args = parser().parse_args(argv)
+    torch.set_num_threads(1)
+    if args.html is not None:
+        path = write_demo_html(args.html)
+        print(f"Wrote {path}: open it in a browser (no network needed).")
+        return 0
+    return open_quickstart(args.notebook)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
