@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from vl_saliency_widget import SaliencyExtractor
+from vl_saliency_widget.layouts import uses_cross_attention
 from vl_saliency_widget.selectors import AbsoluteIndex
 
 from .conftest import Case
@@ -22,6 +23,9 @@ def full_inputs(case: Case, model_type: str) -> dict[str, torch.Tensor]:
         prompt = out["token_type_ids"]
         fill = torch.ones(1, new, dtype=prompt.dtype) if model_type == "paligemma" else prompt[:, -1:].repeat(1, new)
         out["token_type_ids"] = torch.cat([prompt, fill], dim=1)
+    if "cross_attention_mask" in out:
+        prompt = out["cross_attention_mask"]
+        out["cross_attention_mask"] = torch.cat([prompt, prompt[:, -1:].repeat(1, new, 1, 1)], dim=1)
     if "mm_token_type_ids" in out:
         prompt = out["mm_token_type_ids"]
         out["mm_token_type_ids"] = torch.cat([prompt, torch.zeros(1, new, dtype=prompt.dtype)], dim=1)
@@ -29,13 +33,19 @@ def full_inputs(case: Case, model_type: str) -> dict[str, torch.Tensor]:
 
 
 def eager_attentions(case: Case, *, grad_of: int | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Oracle: every layer's attention [layers, heads, T, T] from an eager copy, and optionally the gradient of
-    log p(token at position ``grad_of``) with respect to it, through ``retain_grad``."""
+    """Oracle: every layer's attention [layers, heads, T, keys] from an eager copy, and optionally the gradient of
+    log p(token at position ``grad_of``) with respect to it, through ``retain_grad``.
+
+    The layers are those where the image is among the keys: self-attention ([.., T, T]), or for a cross-attention
+    model (Mllama) its cross-attention layers ([.., T, vision features]).
+    """
     oracle = case.eager_copy()
     inputs = full_inputs(case, oracle.config.model_type)
     with torch.set_grad_enabled(grad_of is not None):
         out = oracle(**inputs, output_attentions=True, use_cache=False)
-    attentions = list(out.attentions)
+    length = case.generated.shape[1]
+    cross = uses_cross_attention(oracle.config)
+    attentions = [a for a in out.attentions if (a.shape[-1] != length) == cross]
     if grad_of is None:
         return torch.stack([a[0] for a in attentions]).detach(), None
     for a in attentions:
@@ -59,7 +69,7 @@ def test_attention_equals_eager_output_attentions(case: Case) -> None:
     reference, _ = eager_attentions(case)
     assert trace.attn is not None
     text = torch.tensor(trace.image_mask).logical_not()
-    expected = reference[:, :, text][:, :, :, ~text]
+    expected = reference[:, :, text][:, :, :, trace.columns]
     torch.testing.assert_close(trace.attn, expected, rtol=1e-4, atol=1e-6)
     main = trace.image_layouts[0].views[0].name
     for t in range(trace.total_generated_tokens):
@@ -106,10 +116,12 @@ def test_sequence_gradient_equals_teacher_forced_loss_gradient(case: Case) -> No
     oracle = case.eager_copy()
     inputs = full_inputs(case, oracle.config.model_type)
     out = oracle(**inputs, labels=case.generated, output_attentions=True, use_cache=False)
-    for a in out.attentions:
+    cross = uses_cross_attention(oracle.config)
+    attentions = [a for a in out.attentions if (a.shape[-1] != case.generated.shape[1]) == cross]
+    for a in attentions:
         a.retain_grad()
     out.loss.backward()
-    reference = torch.stack([a.grad[0] for a in out.attentions])
+    reference = torch.stack([a.grad[0] for a in attentions])  # type: ignore[index]
     main = trace.image_layouts[0].views[0].name
     for t in range(trace.total_generated_tokens):
         p = trace.gen_start + t

@@ -45,8 +45,10 @@ def test_whole_picture_map_totals_the_attention_paid_to_the_image(name: str) -> 
     )
     layout = trace.image_layouts[0]
     assert trace.attn is not None
-    cols = torch.nonzero(torch.tensor(trace.image_mask)).flatten().tolist()
-    cells = [cols.index(p) for p in layout.positions.tolist()]
+    cols = trace.columns.tolist()
+    # Cells on the picture (Mllama pads its tile canvas; padding cells are not on the picture).
+    on_picture = canvas(layout).weights.sum(dim=1) > 0
+    cells = [cols.index(p) for p, on in zip(layout.positions.tolist(), on_picture.tolist(), strict=True) if on]
     last = trace.total_generated_tokens - 1
     whole = trace.map(last, align="token").tensor()
     torch.testing.assert_close(whole.sum(dim=(-1, -2)), trace.attn[:, :, -1][:, :, cells].sum(dim=-1))

@@ -18,11 +18,17 @@ from ..core.conftest import CAPTURED
 
 
 def language_model_embeddings(model: Any, inputs: Any) -> torch.Tensor:
-    """[T, hidden]: the ``inputs_embeds`` the language model receives (text embeddings with image features merged)."""
+    """What the language model receives of the image, along the axis the layout's positions index:
+    [T, hidden] ``inputs_embeds`` (text embeddings with image features merged), or for a cross-attention model
+    (Mllama) [keys, hidden] ``cross_attention_states``."""
     seen: dict[str, torch.Tensor] = {}
 
     def grab(_module: Any, _args: Any, kwargs: dict[str, Any]) -> None:
-        seen["embeds"] = kwargs["inputs_embeds"]
+        states = kwargs.get("cross_attention_states")
+        if states is not None:
+            seen["embeds"] = states.reshape(1, -1, states.shape[-1])
+        else:
+            seen["embeds"] = kwargs["inputs_embeds"]
 
     handle = model.get_decoder().register_forward_pre_hook(grab, with_kwargs=True)
     try:
@@ -77,6 +83,8 @@ def test_perturbed_region_lands_on_the_layouts_cells(name: str, options: dict[st
         rows, cols = painted.grid
         for row, col in {(0, 0), (0, cols - 1), (rows - 1, 0), (rows - 1, cols - 1), (rows // 2, cols // 2)}:
             target = cell_box(painted, row, col)
+            if not overlaps(central_half(target), (0, 0, *image.size)):
+                continue  # a cell of padding the processor added (Mllama): nothing there to paint
             inputs = tiny_inputs(name, processor, images=[perturbed(image, target)], **options)
             change = (language_model_embeddings(model, inputs) - base).norm(dim=-1)
             spot = central_half(target)

@@ -36,8 +36,10 @@ class Recorder:
 
     Attributes:
         rows: LongTensor [R] of the text positions whose attention rows are kept.
-        cols: LongTensor [I] of the image positions whose attention columns are kept.
+        cols: LongTensor [I] of the key indices whose attention columns are kept: image positions of the sequence
+            for self-attention, indices into the image features for cross-attention.
         seq_len: T, the length of the sequence the forward pass runs on.
+        cross: record the cross-attention layers (keys: image features, as in Mllama) instead of self-attention.
         store_attns: keep attention probabilities.
         make_probes: add gradient probes.
         attn: per layer, attention [heads, R, I] on the CPU.
@@ -49,6 +51,7 @@ class Recorder:
     seq_len: int
     store_attns: bool
     make_probes: bool
+    cross: bool = False
     attn: list[torch.Tensor] = field(default_factory=list)
     probes: list[torch.Tensor] = field(default_factory=list)
     _layer_of: dict[int, int] = field(default_factory=dict)
@@ -71,6 +74,13 @@ class Recorder:
             output: attention output [1, T, heads, D].
             weights: attention probabilities [1, heads, T, T].
         """
+        if weights is not None and (weights.shape[-1] != self.seq_len) != self.cross:
+            if not self.cross:
+                raise RuntimeError(
+                    f"{type(module).__name__} attends to {weights.shape[-1]} keys, not the sequence's {self.seq_len}: "
+                    "a cross-attention layer in a model whose layout places the image in the sequence."
+                )
+            return output  # a self-attention layer of a cross-attention model: the image is not among its keys
         if id(module) in self._layer_of:
             raise RuntimeError(
                 "An attention layer ran twice in one capture (gradient checkpointing or a repeated module). "
@@ -79,7 +89,8 @@ class Recorder:
         self._layer_of[id(module)] = len(self._layer_of)
         if weights is None:
             raise RuntimeError(f"{type(module).__name__}'s eager attention returned no attention weights.")
-        if weights.shape[0] != 1 or weights.shape[-1] != self.seq_len or weights.shape[-2] != self.seq_len:
+        keys = weights.shape[-1]
+        if weights.shape[0] != 1 or weights.shape[-2] != self.seq_len or int(self.cols.max()) >= keys:
             raise RuntimeError(
                 f"Attention weights of shape {tuple(weights.shape)} do not cover the whole sequence of {self.seq_len} "
                 "tokens; the capture needs one forward pass over the whole sequence without a cache."

@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from ..layouts import ImageLayout, LayoutContext, layout_for, processed_pictures
+from ..layouts import ImageLayout, LayoutContext, layout_for, processed_pictures, uses_cross_attention
 from .capture import Recorder, capturing
 from .trace import TokenGradients, Trace
 
@@ -152,12 +152,15 @@ class SaliencyExtractor:
             raise ValueError(f"images= has {len(pictures)} picture(s) but the prompt holds {len(layouts)} image(s).")
 
         model_inputs = self._model_inputs(ids, prompt_len, inputs)
+        cross = uses_cross_attention(self.model.config)  # type: ignore[union-attr]
+        columns = torch.cat([layout.positions for layout in layouts]).sort().values if cross else None
         recorder = Recorder(
             rows=torch.nonzero(ids[0].cpu() != self.image_token_id).flatten(),
-            cols=ctx.image_positions,
+            cols=ctx.image_positions if columns is None else columns,
             seq_len=ids.shape[1],
             store_attns=store_attns,
             make_probes=store_grads,
+            cross=cross,
         )
         sequence = store_grads and self.gradients == "sequence"
         with capturing(self.model, recorder):
@@ -187,14 +190,16 @@ class SaliencyExtractor:
             token_gradients=token_gradients,
             processor=self.processor,
             gradients=self.gradients,
+            columns=columns,
         )
 
     def _model_inputs(self, ids: torch.Tensor, prompt_len: int, inputs: Mapping[str, Any]) -> dict[str, Any]:
         """The processor outputs extended to the whole sequence the way ``generate`` extends them.
 
-        Per-token tensors (``attention_mask``, ``token_type_ids``, ``mm_token_type_ids``) get their generated
-        part from the model's own ``_update_model_kwargs_for_generation``, so the pass sees the masks the
-        generation saw (PaliGemma marks generated tokens as suffix; Gemma 3 repeats the last type id).
+        Per-token tensors (``attention_mask``, ``token_type_ids``, ``mm_token_type_ids``, Mllama's
+        ``cross_attention_mask``) get their generated part from the model's own
+        ``_update_model_kwargs_for_generation``, so the pass sees the masks the generation saw (PaliGemma marks
+        generated tokens as suffix; Gemma 3 repeats the last type id).
         Tensors are copied, so inputs made under ``torch.inference_mode`` can enter the autograd graph.
         """
         device = _input_device(self.model)
@@ -203,18 +208,21 @@ class SaliencyExtractor:
         if kwargs.get("attention_mask") is None:
             kwargs["attention_mask"] = torch.ones(1, prompt_len, dtype=torch.long)
         new = ids.shape[1] - prompt_len
-        per_token = {k: v for k, v in kwargs.items() if isinstance(v, torch.Tensor) and v.shape == (1, prompt_len)}
-        if new and per_token:
+        if new:
             extend = getattr(self.model, "_update_model_kwargs_for_generation", None)
             if extend is None:
                 raise TypeError(f"{type(self.model).__name__} is not a generative model (no GenerationMixin).")
-            # Generation appends one value per step; learn each tensor's value from a one-step update.
-            step = extend(outputs={}, model_kwargs=dict(per_token), is_encoder_decoder=False, num_new_tokens=1)
-            for key, prompt_part in per_token.items():
+            # Generation appends one step per token along the sequence axis; the model's own one-step update says
+            # which inputs grow (attention_mask, token_type_ids, Mllama's cross_attention_mask...) and with what.
+            step = extend(outputs={}, model_kwargs=dict(kwargs), is_encoder_decoder=False, num_new_tokens=1)
+            for key, value in kwargs.items():
                 grown = step.get(key)
-                if not isinstance(grown, torch.Tensor) or grown.shape != (1, prompt_len + 1):
+                if not isinstance(value, torch.Tensor) or not isinstance(grown, torch.Tensor) or grown is value:
+                    continue
+                if value.ndim < 2 or value.shape[1] != prompt_len or grown.shape[1] != prompt_len + 1:
                     raise ValueError(f"Could not extend the processor output {key!r} to the generated tokens.")
-                kwargs[key] = torch.cat([prompt_part, grown[:, -1:].repeat(1, new)], dim=1)
+                tail = grown[:, -1:].repeat(1, new, *([1] * (grown.ndim - 2)))
+                kwargs[key] = torch.cat([value, tail], dim=1)
         kwargs["input_ids"] = ids.clone()
         kwargs["use_cache"] = False
         kwargs["return_dict"] = True

@@ -60,6 +60,9 @@ class Trace:
         image_layouts: per image, where its tokens sit (views with [rows, cols] positions and boxes).
         images: per image, the original picture given to ``capture(images=...)``, else the processed one.
         gradients: "token" (per-token gradients computed on demand) or "sequence" (one whole-sequence gradient).
+
+    ``columns`` (LongTensor [I]) gives the key index of each captured column when the image is not in the
+    sequence (cross-attention models); by default the columns are the image-token positions.
     """
 
     def __init__(
@@ -75,6 +78,7 @@ class Trace:
         token_gradients: TokenGradients | None = None,
         processor: Any = None,
         gradients: Literal["token", "sequence"] = "token",
+        columns: torch.Tensor | None = None,
     ):
         self.token_ids = list(token_ids)
         self.gen_start = gen_start
@@ -85,10 +89,12 @@ class Trace:
         self.gradients = gradients
         is_image = torch.tensor(self.token_ids) == image_token_id
         self._rows = torch.nonzero(~is_image).flatten()
-        self._cols = torch.nonzero(is_image).flatten()
+        # The key index of each captured column: the image positions, or cross-attention keys (Mllama).
+        self._cross = columns is not None
+        self._cols = torch.nonzero(is_image).flatten() if columns is None else columns
         self._row_of = torch.full((len(self.token_ids),), -1, dtype=torch.long)
         self._row_of[self._rows] = torch.arange(self._rows.numel())
-        self._col_of = torch.full((len(self.token_ids),), -1, dtype=torch.long)
+        self._col_of = torch.full((int(self._cols.max()) + 1,), -1, dtype=torch.long)
         self._col_of[self._cols] = torch.arange(self._cols.numel())
         self.attn = attn
         self._grad = grad
@@ -123,6 +129,23 @@ class Trace:
         if tokenizer is None:
             return [str(i) for i in self.token_ids]
         return [str(t) for t in tokenizer.convert_ids_to_tokens(self.token_ids)]
+
+    @property
+    def columns(self) -> torch.Tensor:
+        """LongTensor [I]: the key index of each captured column (image positions, or Mllama's vision features)."""
+        return self._cols.clone()
+
+    @property
+    def image_of(self) -> torch.Tensor:
+        """LongTensor [T]: for each position, the index of the image whose token it holds, -1 for text."""
+        out = torch.full((len(self.token_ids),), -1, dtype=torch.long)
+        if self._cross:  # one placeholder token per image, in prompt order
+            out[torch.nonzero(torch.tensor(self.image_mask)).flatten()] = torch.arange(self.total_images)
+            return out
+        for index, layout in enumerate(self.image_layouts):
+            out[layout.positions] = index
+            out[list(layout.extra_positions)] = index
+        return out
 
     @property
     def image_mask(self) -> list[bool]:

@@ -1,6 +1,6 @@
 """Image layouts per architecture family, and the registry that picks one by ``config.model_type``."""
 
-from . import gemma, idefics3, llava, llava_next, mistral, qwen, tiled
+from . import gemma, idefics3, llava, llava_next, mistral, mllama, qwen, tiled
 from .base import (
     Box,
     ImageLayout,
@@ -12,6 +12,7 @@ from .base import (
     register_layout,
     register_pictures,
     registered_model_types,
+    uses_cross_attention,
 )
 
 __all__ = [
@@ -26,10 +27,12 @@ __all__ = [
     "llava",
     "llava_next",
     "mistral",
+    "mllama",
     "processed_pictures",
     "qwen",
     "register_layout",
     "register_pictures",
     "registered_model_types",
     "tiled",
+    "uses_cross_attention",
 ]

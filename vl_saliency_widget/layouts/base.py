@@ -118,11 +118,26 @@ class LayoutContext:
 LayoutFn = Callable[[LayoutContext], list[ImageLayout]]
 
 _REGISTRY: dict[str, LayoutFn] = {}
+_CROSS_ATTENTION: set[str] = set()
 
 
-def register_layout(model_type: str, fn: LayoutFn) -> None:
-    """Register ``fn`` as the layout of ``model_type`` (``config.model_type``), replacing any earlier one."""
+def register_layout(model_type: str, fn: LayoutFn, *, cross_attention: bool = False) -> None:
+    """Register ``fn`` as the layout of ``model_type`` (``config.model_type``), replacing any earlier one.
+
+    Args:
+        cross_attention: the image reaches the text only through cross-attention layers (Mllama); the views'
+            positions then index the cross-attention key axis instead of the sequence.
+    """
     _REGISTRY[model_type] = fn
+    if cross_attention:
+        _CROSS_ATTENTION.add(model_type)
+    else:
+        _CROSS_ATTENTION.discard(model_type)
+
+
+def uses_cross_attention(config: Any) -> bool:
+    """Whether the model's layout indexes cross-attention keys (see ``register_layout``)."""
+    return getattr(config, "model_type", None) in _CROSS_ATTENTION
 
 
 def registered_model_types() -> list[str]:

@@ -21,7 +21,8 @@ class Canvas:
     Attributes:
         rows, cols: the canvas grid; cells are ``size / (cols, rows)`` pixels.
         positions: LongTensor [n] of the sequence positions of every view's cells.
-        weights: [n, rows * cols]: how much of each cell's value each canvas cell receives (rows sum to 1).
+        weights: [n, rows * cols]: how much of each cell's value each canvas cell receives (rows sum to 1, or to 0
+            for a cell off the picture).
     """
 
     rows: int
@@ -65,12 +66,13 @@ def canvas(layout: ImageLayout) -> Canvas:
         hit = cell_of >= 0
         block[cell_of[hit], torch.nonzero(hit).flatten()] = 1.0
         # A cell narrower than a canvas cell may hold no canvas centre: give it the canvas cell under its centre.
+        # Cells off the picture (padding a processor added) stay empty.
         for cell in torch.nonzero(block.sum(dim=1) == 0).flatten().tolist():
             r, c = divmod(cell, view_cols)
             x, y = left + (c + 0.5) * w, top + (r + 0.5) * h
-            target = min(int(y / (height / rows)), rows - 1) * cols + min(int(x / (width / cols)), cols - 1)
-            block[cell, target] = 1.0
-        blocks.append(block / block.sum(dim=1, keepdim=True))
+            if 0 <= x < width and 0 <= y < height:
+                block[cell, int(y / (height / rows)) * cols + int(x / (width / cols))] = 1.0
+        blocks.append(block / block.sum(dim=1, keepdim=True).clamp(min=1.0))
     weights = torch.cat(blocks).float()
     return Canvas(rows=rows, cols=cols, positions=layout.positions, weights=weights)
 

@@ -152,9 +152,7 @@ class SaliencyWidget(anywidget.AnyWidget):  # type: ignore[misc]
     @staticmethod
     def _token_strip(trace: Trace) -> dict[str, Any]:
         """Token strings, kinds and grounding: how much each text token attends to the image(s), in [0, 1]."""
-        image_of = np.full(len(trace.token_ids), -1, dtype=np.int32)
-        for index, layout in enumerate(trace.image_layouts):
-            image_of[layout.positions.numpy()] = index
+        image_of = trace.image_of.numpy().astype(np.int32)
         grounding = np.zeros(len(trace.token_ids), dtype=np.float32)
         if "attn" in trace.modes:
             positions = trace.text_positions
