@@ -10,7 +10,7 @@ import torch
 from vl_saliency_widget import SaliencyExtractor
 from vl_saliency_widget.testing import tiny_image, tiny_inputs, tiny_vlm
 
-from .conftest import make_case
+from .conftest import CAPTURED, make_case
 
 accelerate = pytest.importorskip("accelerate")
 
@@ -38,10 +38,10 @@ def test_capture_through_accelerate_offload_hooks(tmp_path: Path) -> None:
     assert trace.map(2, "grad").tensor().abs().max() > 0
 
 
-@pytest.mark.parametrize("name", ["qwen2_vl", "gemma3"])
+@pytest.mark.parametrize("name", CAPTURED)
 def test_two_images_map_to_their_own_tokens(name: str) -> None:
     model, processor = tiny_vlm(name)
-    first, second = tiny_image(seed=1), tiny_image(seed=2)
+    first, second = tiny_image(seed=1, size=(84, 56)), tiny_image(seed=2, size=(40, 120))
     inputs = tiny_inputs(name, processor, images=[first, second])
     trace = SaliencyExtractor(model, processor).capture(**inputs, images=[first, second])
     assert trace.total_images == 2
@@ -49,13 +49,14 @@ def test_two_images_map_to_their_own_tokens(name: str) -> None:
     first_cells = trace.image_layouts[0].positions
     second_cells = trace.image_layouts[1].positions
     assert first_cells.max() < second_cells.min()
-    assert trace.image_layouts[0].size == first.size
+    assert [layout.size for layout in trace.image_layouts] == [first.size, second.size]
     # Attention of the last token to each image's cells, read straight from the stored columns.
     assert trace.attn is not None
-    cols = torch.nonzero(torch.tensor(trace.image_mask)).flatten().tolist()
+    cols = trace.columns.tolist()
     last_row = trace.attn[:, :, -1]
     for layout, image_index in ((trace.image_layouts[0], 0), (trace.image_layouts[1], 1)):
         index = torch.tensor([cols.index(p) for p in layout.view().positions.flatten().tolist()])
         expected = last_row[:, :, index].reshape(*last_row.shape[:2], *layout.view().grid)
-        got = trace.map(trace.total_generated_tokens - 1, image_index=image_index, align="token").tensor()
+        main = layout.views[0].name
+        got = trace.map(trace.total_generated_tokens - 1, image_index=image_index, align="token", view=main).tensor()
         torch.testing.assert_close(got, expected)
