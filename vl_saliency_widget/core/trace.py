@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import torch
@@ -62,7 +63,9 @@ class Trace:
         gradients: "token" (per-token gradients computed on demand) or "sequence" (one whole-sequence gradient).
 
     ``columns`` (LongTensor [I]) gives the key index of each captured column when the image is not in the
-    sequence (cross-attention models); by default the columns are the image-token positions.
+    sequence (cross-attention models); by default the columns are the image-token positions. ``token_strings``,
+    ``special_mask``, ``grad_rows`` (per-token gradient rows already computed) and ``grads_captured`` restore a
+    saved trace.
     """
 
     def __init__(
@@ -79,6 +82,10 @@ class Trace:
         processor: Any = None,
         gradients: Literal["token", "sequence"] = "token",
         columns: torch.Tensor | None = None,
+        token_strings: list[str] | None = None,
+        special_mask: list[bool] | None = None,
+        grad_rows: dict[tuple[int, int], torch.Tensor] | None = None,
+        grads_captured: bool = False,
     ):
         self.token_ids = list(token_ids)
         self.gen_start = gen_start
@@ -99,9 +106,13 @@ class Trace:
         self.attn = attn
         self._grad = grad
         self._token_gradients = token_gradients
-        self._grad_rows: dict[tuple[int, int], torch.Tensor] = {}
+        self._grad_rows: dict[tuple[int, int], torch.Tensor] = dict(grad_rows or {})
+        # Gradients were captured, though a trace read from a file holds only the rows computed before saving.
+        self._has_grad = grads_captured or grad is not None or token_gradients is not None or bool(self._grad_rows)
         self._canvases: dict[int, Canvas] = {}
-        if attn is None and grad is None and token_gradients is None:
+        self._token_strings = list(token_strings) if token_strings is not None else None
+        self._special_mask = list(special_mask) if special_mask is not None else None
+        if attn is None and not self._has_grad:
             raise ValueError("A trace needs attention or gradients; capture with store_attns or store_grads.")
 
     # -- metadata ---------------------------------------------------------------------------------------
@@ -119,16 +130,17 @@ class Trace:
     @property
     def modes(self) -> tuple[str, ...]:
         """The string modes this trace can map: a subset of ("attn", "grad")."""
-        has_grad = self._grad is not None or self._token_gradients is not None
-        return tuple(m for m, ok in zip(MODES, (self.attn is not None, has_grad), strict=True) if ok)
+        return tuple(m for m, ok in zip(MODES, (self.attn is not None, self._has_grad), strict=True) if ok)
 
     @property
     def token_strings(self) -> list[str]:
         """Every token as the tokenizer spells it (``convert_ids_to_tokens``), or its id without a processor."""
-        tokenizer = getattr(self.processor, "tokenizer", None)
-        if tokenizer is None:
-            return [str(i) for i in self.token_ids]
-        return [str(t) for t in tokenizer.convert_ids_to_tokens(self.token_ids)]
+        if self._token_strings is None:
+            tokenizer = getattr(self.processor, "tokenizer", None)
+            if tokenizer is None:
+                return [str(i) for i in self.token_ids]
+            self._token_strings = [str(t) for t in tokenizer.convert_ids_to_tokens(self.token_ids)]
+        return list(self._token_strings)
 
     @property
     def columns(self) -> torch.Tensor:
@@ -155,6 +167,8 @@ class Trace:
     @property
     def special_mask(self) -> list[bool]:
         """Per position: whether it holds a special token (bos, eos, chat markers, image tokens)."""
+        if self._special_mask is not None:
+            return list(self._special_mask)
         special = {self.image_token_id}
         tokenizer = getattr(self.processor, "tokenizer", None)
         if tokenizer is not None:
@@ -236,10 +250,16 @@ class Trace:
         """Gradient [layers, heads, I] on query ``row`` for the token at ``position``."""
         if self._grad is not None:
             return self._grad[:, :, row]
-        if self._token_gradients is None:
+        if not self._has_grad:
             raise ValueError("This trace holds no gradients: capture with store_grads=True.")
         key = (position, row)
         if key not in self._grad_rows:
+            if self._token_gradients is None:
+                raise ValueError(
+                    f"The gradient of the token at position {position} was not computed before this trace was saved, "
+                    "and a trace read from a file cannot compute it. Before saving, compute the gradients you need "
+                    "(trace.maps(trace.text_positions, 'grad') computes them all), or capture again."
+                )
             if position == 0:
                 raise ValueError("The first token has no log-probability, so no gradient; choose a later token.")
             full = self._token_gradients.compute(position)
@@ -310,6 +330,27 @@ class Trace:
             )
         return result
 
+    def save(self, path: str | Path) -> None:
+        """Write the trace to one safetensors file (tensors, pictures and JSON metadata; no pickle).
+
+        The file reopens with ``Trace.load`` anywhere, without the model or the processor. Per-token gradients are
+        kept as far as they were computed: compute the ones you need first (``trace.maps(positions, "grad")``).
+        """
+        from .storage import save_trace
+
+        save_trace(self, Path(path))
+
+    @classmethod
+    def load(cls, path: str | Path) -> Trace:
+        """Read a trace written by ``Trace.save``. Loading runs no code from the file.
+
+        Raises:
+            ValueError: the file is not a trace, is truncated or corrupted, or was written by a newer version.
+        """
+        from .storage import load_trace
+
+        return load_trace(Path(path))
+
     def maps(
         self,
         positions: Sequence[int],
@@ -350,10 +391,12 @@ class Trace:
         """(layers, heads, I) of a gradient row."""
         if self._grad is not None:
             return (self._grad.shape[0], self._grad.shape[1], self._grad.shape[3])
-        if self._token_gradients is None:
-            raise ValueError("This trace holds no gradients: capture with store_grads=True.")
-        probes = self._token_gradients.probes
-        return (len(probes), probes[0].shape[0], probes[0].shape[2])
+        if self._token_gradients is not None:
+            probes = self._token_gradients.probes
+            return (len(probes), probes[0].shape[0], probes[0].shape[2])
+        if self._grad_rows:
+            return tuple(next(iter(self._grad_rows.values())).shape)  # type: ignore[return-value]
+        raise ValueError("This trace holds no gradients: capture with store_grads=True.")
 
     def visualize_tokens(self, return_html: bool = False) -> str | None:
         """Show the sequence as an HTML token strip (prompt vs generated, image tokens skipped)."""
