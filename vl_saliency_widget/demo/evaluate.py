@@ -132,7 +132,7 @@ def _answer_maps(traces: dict[Gradients, Trace], generator: torch.Generator) -> 
     for method, align, gradients in configurations():
         if method in BASELINES:
             continue
-        trace = traces["token" if gradients == "-" else gradients]  # type: ignore[index]
+        trace = traces["token" if gradients == "-" else cast(Gradients, gradients)]  # attention: either trace
         maps[(method, align, gradients)] = trace.map(0, mode=METHODS[method], align=cast(Align, align)).agg().map[0, 0]
     grid = next(iter(maps.values())).shape
     maps[("random", "-", "-")] = torch.rand(grid, generator=generator)
@@ -211,7 +211,8 @@ def evaluate(
     """Score every configuration on ``samples``.
 
     Args:
-        model, processor: the toy model (``load_toy_vlm()``) or any LLaVA-style model and processor.
+        model, processor: the toy model and its processor (``load_toy_vlm()``); deletion needs a processor that
+            keeps the picture's size.
         samples: the pictures, questions and boxes (``toy_samples(n, HELD_OUT_SEED)``).
         steps: deletion steps from no cell to all cells.
         seed: seed of the random baseline and of the tie-breaking order.
