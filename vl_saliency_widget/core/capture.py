@@ -40,6 +40,9 @@ class Recorder:
             for self-attention, indices into the image features for cross-attention.
         seq_len: T, the length of the sequence the forward pass runs on.
         cross: record the cross-attention layers (keys: image features, as in Mllama) instead of self-attention.
+        layers: indices (in call order, from 0) of the layers to record; None: all.
+        heads: LongTensor of the head indices to record; None: all.
+        dtype: storage dtype of the kept attention; None: the model's.
         store_attns: keep attention probabilities.
         make_probes: add gradient probes.
         attn: per layer, attention [heads, R, I] on the CPU.
@@ -52,6 +55,9 @@ class Recorder:
     store_attns: bool
     make_probes: bool
     cross: bool = False
+    layers: frozenset[int] | None = None
+    heads: torch.Tensor | None = None
+    dtype: torch.dtype | None = None
     attn: list[torch.Tensor] = field(default_factory=list)
     probes: list[torch.Tensor] = field(default_factory=list)
     _layer_of: dict[int, int] = field(default_factory=dict)
@@ -86,7 +92,9 @@ class Recorder:
                 "An attention layer ran twice in one capture (gradient checkpointing or a repeated module). "
                 "Disable gradient checkpointing before capturing."
             )
-        self._layer_of[id(module)] = len(self._layer_of)
+        index = self._layer_of[id(module)] = len(self._layer_of)
+        if self.layers is not None and index not in self.layers:
+            return output
         if weights is None:
             raise RuntimeError(f"{type(module).__name__}'s eager attention returned no attention weights.")
         keys = weights.shape[-1]
@@ -97,9 +105,14 @@ class Recorder:
             )
         rows, cols = self.indices(weights.device)
         heads = weights.shape[1]
+        chosen = None if self.heads is None else self.heads.to(weights.device)
+        if chosen is not None and int(chosen.max()) >= heads:
+            raise ValueError(f"heads= asks for head {int(chosen.max())}, but the layers have {heads} heads.")
         if self.store_attns:
-            kept = weights[0].detach().index_select(1, rows).index_select(2, cols)
-            self.attn.append(kept.to("cpu"))
+            kept = weights[0].detach()
+            kept = kept if chosen is None else kept.index_select(0, chosen)
+            kept = kept.index_select(1, rows).index_select(2, cols)
+            self.attn.append(kept.to("cpu", dtype=self.dtype or kept.dtype))
         if not self.make_probes:
             return output
         if output.shape[:3] != (1, self.seq_len, heads):
@@ -109,11 +122,15 @@ class Recorder:
             )
         groups = heads // value.shape[1]
         image_values = value[0].repeat_interleave(groups, dim=0).index_select(1, cols)  # [heads, I, D]
+        if chosen is not None:
+            image_values = image_values.index_select(0, chosen)
         probe = torch.zeros(
-            heads, rows.numel(), cols.numel(), dtype=weights.dtype, device=weights.device, requires_grad=True
-        )
+            image_values.shape[0], rows.numel(), cols.numel(), dtype=weights.dtype, device=weights.device
+        ).requires_grad_(True)
         self.probes.append(probe)
-        delta = torch.matmul(probe.to(image_values.dtype), image_values)  # [heads, R, D], zero-valued
+        delta = torch.matmul(probe.to(image_values.dtype), image_values)  # [chosen heads, R, D], zero-valued
+        if chosen is not None:
+            delta = delta.new_zeros(heads, *delta.shape[1:]).index_add(0, chosen, delta)
         return output.index_add(1, rows, delta.transpose(0, 1).unsqueeze(0).to(output.dtype))
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
@@ -14,6 +15,18 @@ from .capture import Recorder, capturing
 from .trace import TokenGradients, Trace
 
 Gradients = Literal["token", "sequence"]
+
+
+@dataclass
+class _Plan:
+    """What a capture works on, once the inputs are checked: the sequence and where its images sit."""
+
+    ids: torch.Tensor
+    prompt_len: int
+    gen_start: int
+    ctx: LayoutContext
+    layouts: list[ImageLayout]
+    columns: torch.Tensor
 
 
 def _image_token_id(config: Any) -> int | None:
@@ -58,6 +71,12 @@ class SaliencyExtractor:
             first time it is asked for and cached; "sequence": one gradient of the teacher-forced loss over the
             whole sequence, as the vl-saliency reference library computes it.
         image_token_id: the id marking image positions; read from the model config when not given.
+        layers: capture only these layers (indices among the layers that see the image, from 0); the others are
+            never copied. None: all.
+        heads: capture only these heads of every captured layer. None: all.
+        dtype: storage dtype of the kept tensors, e.g. ``torch.float16`` halves a float32 trace. None: the model's.
+        max_trace_bytes: refuse, before running the model, a capture whose trace would exceed this many bytes
+            (see ``estimate_trace_bytes``).
     """
 
     def __init__(
@@ -69,6 +88,10 @@ class SaliencyExtractor:
         *,
         gradients: Gradients = "token",
         image_token_id: int | None = None,
+        layers: Sequence[int] | None = None,
+        heads: Sequence[int] | None = None,
+        dtype: torch.dtype | None = None,
+        max_trace_bytes: int | None = None,
     ):
         if gradients not in ("token", "sequence"):
             raise ValueError(f"gradients must be 'token' or 'sequence', not {gradients!r}.")
@@ -86,6 +109,44 @@ class SaliencyExtractor:
                 "image_token_index). Pass it: SaliencyExtractor(model, processor, image_token_id=...)."
             )
         self.image_token_id: int = found
+        self.cross = uses_cross_attention(model.config)
+        text = model.config.get_text_config(decoder=True)  # type: ignore[operator,union-attr]
+        cross_layers = getattr(text, "cross_attention_layers", None) or []
+        self.num_layers = len(cross_layers) if self.cross else int(text.num_hidden_layers)
+        self.num_heads = int(text.num_attention_heads)
+        for name, chosen, count in (("layers", layers, self.num_layers), ("heads", heads, self.num_heads)):
+            if chosen is not None and (not chosen or any(not 0 <= int(i) < count for i in chosen)):
+                raise ValueError(f"{name}={list(chosen)} must pick among the model's {count} {name} (0..{count - 1}).")
+        self.layers = sorted({int(i) for i in layers}) if layers is not None else None
+        self.heads = sorted({int(i) for i in heads}) if heads is not None else None
+        self.dtype = dtype
+        self.max_trace_bytes = max_trace_bytes
+
+    def estimate_trace_bytes(
+        self,
+        generated_ids: torch.Tensor | None = None,
+        *,
+        store_attns: bool | None = None,
+        store_grads: bool | None = None,
+        **inputs: Any,
+    ) -> int:
+        """Bytes the trace of ``capture(**inputs, generated_ids=...)`` would keep, computed without the model.
+
+        Attention and whole-sequence gradients are [layers, heads, text rows, image columns] each; per-token
+        gradients are kept two rows per token asked for, and are not counted.
+        """
+        store_attns = self.store_attns if store_attns is None else store_attns
+        store_grads = self.store_grads if store_grads is None else store_grads
+        plan = self._plan(generated_ids, None, dict(inputs))
+        return self._trace_bytes(plan, store_attns, store_grads)
+
+    def _trace_bytes(self, plan: _Plan, store_attns: bool, store_grads: bool) -> int:
+        layers = len(self.layers) if self.layers is not None else self.num_layers
+        heads = len(self.heads) if self.heads is not None else self.num_heads
+        rows = int((plan.ids[0] != self.image_token_id).sum())
+        dtype = self.dtype or next(self.model.parameters()).dtype
+        copies = int(store_attns) + int(store_grads and self.gradients == "sequence")
+        return layers * heads * rows * int(plan.columns.numel()) * dtype.itemsize * copies
 
     def capture(
         self,
@@ -114,6 +175,64 @@ class SaliencyExtractor:
         store_grads = self.store_grads if store_grads is None else store_grads
         if not store_attns and not store_grads:
             raise ValueError("Nothing to capture: store_attns and store_grads are both False.")
+        plan = self._plan(generated_ids, images, inputs)
+        ids, prompt_len, ctx, layouts = plan.ids, plan.prompt_len, plan.ctx, plan.layouts
+        if self.max_trace_bytes is not None:
+            size = self._trace_bytes(plan, store_attns, store_grads)
+            if size > self.max_trace_bytes:
+                raise MemoryError(
+                    f"This capture would keep {size / 2**20:.1f} MiB, over max_trace_bytes="
+                    f"{self.max_trace_bytes / 2**20:.1f} MiB. Capture fewer layers or heads "
+                    "(SaliencyExtractor(..., layers=[...], heads=[...])), store half precision (dtype=torch.float16), "
+                    "or keep only attention (store_grads=False) or per-token gradients (gradients='token')."
+                )
+        model_inputs = self._model_inputs(ids, prompt_len, inputs)
+        recorder = Recorder(
+            rows=torch.nonzero(ids[0].cpu() != self.image_token_id).flatten(),
+            cols=plan.columns,
+            seq_len=ids.shape[1],
+            store_attns=store_attns,
+            make_probes=store_grads,
+            cross=self.cross,
+            layers=frozenset(self.layers) if self.layers is not None else None,
+            heads=torch.tensor(self.heads) if self.heads is not None else None,
+            dtype=self.dtype,
+        )
+        sequence = store_grads and self.gradients == "sequence"
+        with capturing(self.model, recorder):
+            outputs = self.model(**model_inputs, labels=model_inputs["input_ids"] if sequence else None)
+            grad = token_gradients = None
+            if sequence:
+                grads = torch.autograd.grad(outputs.loss, recorder.probes)
+                grad = torch.stack([g.to("cpu", dtype=self.dtype or g.dtype) for g in grads])
+            elif store_grads:
+                token_gradients = TokenGradients(
+                    logits=outputs.logits[0], probes=recorder.probes, token_ids=model_inputs["input_ids"][0]
+                )
+        attn = torch.stack(recorder.attn) if store_attns else None
+        if (attn is not None and attn.shape[0] == 0) or (store_grads and not recorder.probes):
+            raise RuntimeError(
+                f"No attention layer of {type(self.model).__name__} ran through the capture function: its language "
+                "model does not dispatch attention through transformers' AttentionInterface."
+            )
+        return Trace(
+            token_ids=ids[0].tolist(),
+            gen_start=plan.gen_start,
+            image_token_id=self.image_token_id,
+            image_layouts=layouts,
+            images=self._pictures(ctx, layouts),
+            attn=attn,
+            grad=grad,
+            token_gradients=token_gradients,
+            processor=self.processor,
+            gradients=self.gradients,
+            columns=plan.columns if self.cross else None,
+        )
+
+    def _plan(
+        self, generated_ids: torch.Tensor | None, images: Image.Image | list[Image.Image] | None, inputs: dict[str, Any]
+    ) -> _Plan:
+        """Check the inputs and lay out the images; pops ``input_ids`` from ``inputs``."""
         if "input_ids" not in inputs:
             raise ValueError("capture needs the processor outputs, input_ids included: capture(**inputs, ...).")
         input_ids = _as_2d_ids("input_ids", inputs.pop("input_ids"))
@@ -150,48 +269,11 @@ class SaliencyExtractor:
         layouts = layout_for(self.model.config)(ctx)  # type: ignore[union-attr]
         if pictures is not None and len(pictures) != len(layouts):
             raise ValueError(f"images= has {len(pictures)} picture(s) but the prompt holds {len(layouts)} image(s).")
-
-        model_inputs = self._model_inputs(ids, prompt_len, inputs)
-        cross = uses_cross_attention(self.model.config)  # type: ignore[union-attr]
-        columns = torch.cat([layout.positions for layout in layouts]).sort().values if cross else None
-        recorder = Recorder(
-            rows=torch.nonzero(ids[0].cpu() != self.image_token_id).flatten(),
-            cols=ctx.image_positions if columns is None else columns,
-            seq_len=ids.shape[1],
-            store_attns=store_attns,
-            make_probes=store_grads,
-            cross=cross,
-        )
-        sequence = store_grads and self.gradients == "sequence"
-        with capturing(self.model, recorder):
-            outputs = self.model(**model_inputs, labels=model_inputs["input_ids"] if sequence else None)
-            grad = token_gradients = None
-            if sequence:
-                grads = torch.autograd.grad(outputs.loss, recorder.probes)
-                grad = torch.stack([g.cpu() for g in grads])
-            elif store_grads:
-                token_gradients = TokenGradients(
-                    logits=outputs.logits[0], probes=recorder.probes, token_ids=model_inputs["input_ids"][0]
-                )
-        attn = torch.stack(recorder.attn) if store_attns else None
-        if (attn is not None and attn.shape[0] == 0) or (store_grads and not recorder.probes):
-            raise RuntimeError(
-                f"No attention layer of {type(self.model).__name__} ran through the capture function: its language "
-                "model does not dispatch attention through transformers' AttentionInterface."
-            )
-        return Trace(
-            token_ids=ids[0].tolist(),
-            gen_start=gen_start,
-            image_token_id=self.image_token_id,
-            image_layouts=layouts,
-            images=self._pictures(ctx, layouts),
-            attn=attn,
-            grad=grad,
-            token_gradients=token_gradients,
-            processor=self.processor,
-            gradients=self.gradients,
-            columns=columns,
-        )
+        if self.cross:
+            columns = torch.cat([layout.positions for layout in layouts]).sort().values
+        else:
+            columns = ctx.image_positions
+        return _Plan(ids=ids, prompt_len=prompt_len, gen_start=gen_start, ctx=ctx, layouts=layouts, columns=columns)
 
     def _model_inputs(self, ids: torch.Tensor, prompt_len: int, inputs: Mapping[str, Any]) -> dict[str, Any]:
         """The processor outputs extended to the whole sequence the way ``generate`` extends them.

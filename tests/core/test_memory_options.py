@@ -1,0 +1,62 @@
+"""Memory you can plan for: subsets captured (not sliced afterwards), half-precision storage, a size limit."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from vl_saliency_widget import SaliencyExtractor
+from vl_saliency_widget.selectors import AbsoluteIndex
+
+from .conftest import Case, make_case
+
+
+@pytest.fixture(scope="module")
+def gemma() -> Case:
+    return make_case("gemma3", new_tokens=3)
+
+
+def capture(case: Case, **options) -> object:  # type: ignore[no-untyped-def]
+    return SaliencyExtractor(case.model, case.processor, **options).capture(
+        **case.inputs, generated_ids=case.generated, images=[case.image]
+    )
+
+
+def test_layer_and_head_subsets_equal_the_slices_of_a_full_capture(gemma: Case) -> None:
+    full = capture(gemma)
+    part = capture(gemma, layers=[1], heads=[0, 2])
+    assert part.attn.shape[:2] == (1, 2)  # type: ignore[attr-defined]
+    torch.testing.assert_close(part.attn, full.attn[[1]][:, [0, 2]])  # type: ignore[attr-defined]
+    last = full.text_positions[-1]  # type: ignore[attr-defined]
+    # Gradients stay total derivatives: the probes left out are zero, so the kept entries do not change.
+    expected = full.map(AbsoluteIndex(last), "grad").tensor()[[1]][:, [0, 2]]  # type: ignore[attr-defined]
+    torch.testing.assert_close(part.map(AbsoluteIndex(last), "grad").tensor(), expected)  # type: ignore[attr-defined]
+
+
+def test_half_precision_storage(gemma: Case) -> None:
+    full = capture(gemma, gradients="sequence")
+    half = capture(gemma, gradients="sequence", dtype=torch.float16)
+    assert half.attn.dtype == torch.float16 and half._grad.dtype == torch.float16  # type: ignore[attr-defined]
+    torch.testing.assert_close(half.map(0).tensor(), full.map(0).tensor(), rtol=1e-3, atol=1e-4)  # type: ignore[attr-defined]
+
+
+def test_estimate_matches_what_the_trace_keeps(gemma: Case) -> None:
+    extractor = SaliencyExtractor(gemma.model, gemma.processor, gradients="sequence", heads=[1, 3])
+    estimate = extractor.estimate_trace_bytes(gemma.generated, **gemma.inputs)
+    trace = extractor.capture(**gemma.inputs, generated_ids=gemma.generated, images=[gemma.image])
+    kept = sum(t.numel() * t.element_size() for t in (trace.attn, trace._grad))
+    assert estimate == kept
+
+
+def test_a_capture_over_the_limit_is_refused_before_running(gemma: Case) -> None:
+    extractor = SaliencyExtractor(gemma.model, gemma.processor, max_trace_bytes=1000)
+    with pytest.raises(MemoryError, match=r"layers=\[...\], heads=\[...\].*dtype=torch.float16.*store_grads=False"):
+        extractor.capture(**gemma.inputs, generated_ids=gemma.generated)
+    fits = SaliencyExtractor(gemma.model, gemma.processor, max_trace_bytes=10**9)
+    assert fits.capture(**gemma.inputs, generated_ids=gemma.generated).attn is not None
+
+
+@pytest.mark.parametrize(("option", "value"), [("layers", [7]), ("heads", [-1]), ("layers", [])])
+def test_subsets_outside_the_model_are_refused(gemma: Case, option: str, value: list[int]) -> None:
+    with pytest.raises(ValueError, match=rf"{option}=.*must pick among"):
+        SaliencyExtractor(gemma.model, gemma.processor, **{option: value})
