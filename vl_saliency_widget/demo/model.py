@@ -23,6 +23,7 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
+from ..testing.zoo import LLAVA_CHAT_TEMPLATE
 from .data import CELL, COLOURS, GRID, IMAGE_SIZE, SHAPES
 
 SPECIAL_TOKENS: dict[str, str] = {
@@ -52,17 +53,8 @@ WORDS: tuple[str, ...] = (
 """The vocabulary after the special tokens, lower case: the chat roles, the question words (with the names of the
 shapes, which a user may ask about) and every answer."""
 
-CHAT_TEMPLATE = r"""
-{%- for message in messages -%}
-{{ message['role'].upper() + ': ' }}
-{%- if message['content'] is string -%}{{ message['content'] + ' ' }}
-{%- else -%}
-{%- for item in message['content'] if item['type'] == 'image' -%}{{ '<image>\n' }}{%- endfor -%}
-{%- for item in message['content'] if item['type'] == 'text' -%}{{ item['text'] + ' ' }}{%- endfor -%}
-{%- endif -%}
-{%- endfor -%}
-{%- if add_generation_prompt -%}{{ 'ASSISTANT:' }}{%- endif -%}"""
-"""LLaVA 1.5's ``USER: <image>\\nWhat color is the shape? ASSISTANT:`` (the tokenizer adds ``<s>``)."""
+CHAT_TEMPLATE = LLAVA_CHAT_TEMPLATE
+"""LLaVA 1.5's ``USER: <image>\\nWhat color is the shape? ASSISTANT:`` (the tokenizer adds ``<s>``), as in the zoo."""
 
 
 def build_tokenizer() -> PreTrainedTokenizerFast:

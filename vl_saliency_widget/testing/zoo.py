@@ -136,7 +136,7 @@ _PALIGEMMA_TEMPLATE = r"""
 {%- endfor -%}"""
 """PaliGemma: every image first, then the prefix text; the processor adds ``<bos>`` after the images and a newline."""
 
-_LLAVA_TEMPLATE = r"""
+LLAVA_CHAT_TEMPLATE = r"""
 {%- for message in messages -%}
 {{ message['role'].upper() + ': ' }}
 {%- if message['content'] is string -%}{{ message['content'] + ' ' }}
@@ -376,7 +376,7 @@ def _llava() -> tuple[PreTrainedConfig, ProcessorMixin]:
         patch_size=4,
         vision_feature_select_strategy="default",
         num_additional_image_tokens=1,
-        chat_template=_LLAVA_TEMPLATE,
+        chat_template=LLAVA_CHAT_TEMPLATE,
     )
     config = LlavaConfig(
         text_config=_llama_text_config(tokenizer),
@@ -410,7 +410,7 @@ def _llava_next() -> tuple[PreTrainedConfig, ProcessorMixin]:
         patch_size=4,
         vision_feature_select_strategy="default",
         num_additional_image_tokens=1,
-        chat_template=_LLAVA_TEMPLATE,
+        chat_template=LLAVA_CHAT_TEMPLATE,
     )
     config = LlavaNextConfig(
         text_config=_llama_text_config(tokenizer),
