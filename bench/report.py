@@ -1,0 +1,242 @@
+"""results.json -> results.md (markdown tables) and PNG plots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+MIB = 2**20
+LABELS = {
+    "floor": "floor: eager forward + backward",
+    "ours_sequence": 'ours: attn + gradients="sequence"',
+    "ours_token": 'ours: attn + gradients="token" + 1 token',
+    "reference": "reference vl-saliency 1.1.6",
+}
+
+
+def _ok(result: dict[str, Any] | None) -> bool:
+    return result is not None and result.get("status", "ok") == "ok"
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f} s" if value >= 0.01 else f"{value * 1e3:.2f} ms"
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    return "-" if a is None or b is None or b == 0 else f"{a / b:.2f}x"
+
+
+def _mib(value: float | None) -> str:
+    return "-" if value is None else f"{value / MIB:,.1f}"
+
+
+def _failed(result: dict[str, Any] | None) -> str:
+    if not result:
+        return "not run"
+    return f"{result.get('status')}: {result.get('error', '')}".strip(": ")
+
+
+def _time_of(timing: dict[str, Any], method: str) -> float | None:
+    return timing[method]["seconds"] if _ok(timing) and method in timing else None
+
+
+def capture_table(results: dict[str, Any]) -> list[str]:
+    lines = [
+        "| model | tokens | floor | ours, sequence | ours / floor | ours, token + 1 gradient | reference "
+        "| ours / reference |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, entry in results["shapes"].items():
+        timing = entry["time"]
+        if not _ok(timing):
+            lines.append(f"| {name} | {entry['shape']['tokens']} | {_failed(timing)} |||||")
+            continue
+        floor, ours, token, ref = (_time_of(timing, m) for m in ("floor", "ours_sequence", "ours_token", "reference"))
+        lines.append(
+            f"| {name} | {entry['shape']['tokens']} | {_seconds(floor)} | {_seconds(ours)} | {_ratio(ours, floor)} "
+            f"| {_seconds(token)} | {_seconds(ref)} | {_ratio(ours, ref)} |"
+        )
+    return lines
+
+
+def memory_table(results: dict[str, Any]) -> list[str]:
+    lines = [
+        "| model | measured call | peak RSS (MiB) | peak above model + inputs (MiB) | tensors kept (MiB) |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for name, entry in results["shapes"].items():
+        for method, peak in entry["memory"].items():
+            if not _ok(peak):
+                lines.append(f"| {name} | {LABELS[method]} | {_failed(peak)} | | |")
+                continue
+            above = peak["peak_rss"] - peak["rss_before"]
+            lines.append(
+                f"| {name} | {LABELS[method]} | {_mib(peak['peak_rss'])} | {_mib(above)} | {_mib(peak['kept_bytes'])} |"
+            )
+    return lines
+
+
+def token_table(results: dict[str, Any]) -> list[str]:
+    lines = [
+        "| model | floor: forward + backward | first token's gradient (lazy backward) | next token's gradient "
+        "| first / floor |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, entry in results["shapes"].items():
+        timing = entry["time"]
+        if not _ok(timing):
+            continue
+        floor = _time_of(timing, "floor")
+        first = timing["ours_token"].get("token_grad_s")
+        following = timing.get("token_grad_next_s")
+        lines.append(
+            f"| {name} | {_seconds(floor)} | {_seconds(first)} | {_seconds(following)} | {_ratio(first, floor)} |"
+        )
+    return lines
+
+
+def micro_table(results: dict[str, Any]) -> list[str]:
+    micro = results["micro"]
+    if not _ok(micro):
+        return [f"Not measured: {_failed(micro)}."]
+    lines = ["| shape [layers, heads, h, w] | operation | median |", "|---|---|---:|"]
+    for group in ("map_agg_normalize", "maps"):
+        for shape, operations in micro[group].items():
+            for operation, value in operations.items():
+                lines.append(f"| {shape} | `{operation}` | {_seconds(value['seconds'])} |")
+    return lines
+
+
+def scaling_table(results: dict[str, Any]) -> list[str]:
+    lines = [
+        "| tokens | floor | ours, sequence | reference | ours / floor | ours / reference "
+        "| peak above model (MiB): floor / ours / reference |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for tokens, point in results["scaling"]["points"].items():
+        cells = []
+        for method in ("floor", "ours_sequence", "reference"):
+            cells.append(_seconds(point[method]["seconds"]) if _ok(point[method]) else _failed(point[method]))
+        times = [point[m]["seconds"] if _ok(point[m]) else None for m in ("floor", "ours_sequence", "reference")]
+        peaks = [
+            _mib(point[m]["peak_rss"] - point[m]["rss_before"]) if _ok(point[m]) else "-"
+            for m in ("floor", "ours_sequence", "reference")
+        ]
+        lines.append(
+            f"| {tokens} | {' | '.join(cells)} | {_ratio(times[1], times[0])} | {_ratio(times[1], times[2])} "
+            f"| {' / '.join(peaks)} |"
+        )
+    return lines
+
+
+def write_markdown(results: dict[str, Any], path: Path, plots: list[Path]) -> None:
+    m = results["machine"]
+    models = "\n".join(f"- **{name}**: {e['describe']}. {e['shape']['note']}." for name, e in results["shapes"].items())
+    base = results["scaling"]["base"]
+    text = [
+        "# Benchmark results",
+        "",
+        f"Command: `{results['command']}`, {results['wall_seconds']:.0f} s wall. Machine: {m['cpu']}, "
+        f"{m['cores']} cores ({m['threads']} torch thread per measurement), torch {m['torch']}, transformers "
+        f"{m['transformers']}, device {m['device']}{', ' + m['gpu'] if 'gpu' in m else ''}.",
+        "",
+        "Random-weight Gemma 3 models built from configs in `bench/__main__.py` (SigLIP tower: 2 layers, width 32, "
+        "one 4 px patch per image token); the same model and inputs for every column of a row. Times are medians of "
+        "interleaved repeats after one warm-up each; memory is measured in a separate process per cell.",
+        "",
+        models,
+        "",
+        "## Capture time",
+        "",
+        "floor: `model(**inputs, labels=ids)` in eager attention with `output_attentions=False`, then "
+        "`loss.backward()`: the model's forward, the vision tower's backward and every weight's gradient, nothing "
+        "kept. Ours never computes weight gradients nor the vision tower's backward.",
+        "",
+        *capture_table(results),
+        "",
+        "## Peak host memory and what is kept",
+        "",
+        "Peak resident set size (`ru_maxrss`) of a fresh process that builds the model and inputs and runs the call "
+        'once; "above" subtracts the resident size just before the call. Kept: bytes of the trace\'s tensors '
+        "(ours: attention and, for sequence gradients, the gradient [layers, heads, text rows, image tokens]; the "
+        "reference: its attention and gradient lists [layers, heads, answer tokens, h, w]).",
+        "",
+        *memory_table(results),
+        "",
+        "## One token's gradient",
+        "",
+        'With `gradients="token"`, `trace.map(t, "grad")` runs one backward through the graph the capture kept. '
+        "Batched per-token gradients are not implemented; only one at a time is measured.",
+        "",
+        *token_table(results),
+        "",
+        "## Maps from a trace",
+        "",
+        'Synthetic traces of random attention (no model): `trace.map(t, "attn").agg() >> T.normalize()`, the same on '
+        f"a `SaliencyMap` made from a tensor, and `trace.maps` for {results['micro']['maps_tokens']} text tokens, "
+        "alone and with the widget's preview reduction (mean over layers and heads). Medians over repeated calls.",
+        "",
+        *micro_table(results),
+        "",
+        "## Scaling with the sequence length",
+        "",
+        f"Model: {base['layers']} layers x {base['heads']} heads ({base['kv_heads']} kv), hidden {base['hidden']}, "
+        "head_dim {head_dim}, MLP {intermediate}; 7/8 of the tokens are image tokens. One process per cell; the "
+        "time is the second of two runs.".format(**base),
+        "",
+        *scaling_table(results),
+        "",
+        *(f"![{p.stem}]({p.name})" for p in plots),
+        "",
+    ]
+    path.write_text("\n".join(text))
+
+
+def write_plots(results: dict[str, Any], out: Path) -> list[Path]:
+    """scaling_time.png, scaling_memory.png and capture_time.png; the paths written."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = []
+    points = results["scaling"]["points"]
+    for key, ylabel, name in (
+        ("seconds", "seconds per capture", "scaling_time.png"),
+        ("peak_above", "peak RSS above model + inputs (MiB)", "scaling_memory.png"),
+    ):
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for method in ("floor", "ours_sequence", "reference"):
+            xs, ys = [], []
+            for tokens, point in points.items():
+                result = point[method]
+                if _ok(result):
+                    value = result["seconds"] if key == "seconds" else (result["peak_rss"] - result["rss_before"]) / MIB
+                    xs.append(int(tokens))
+                    ys.append(value)
+            ax.plot(xs, ys, marker="o", label=LABELS[method])
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("sequence length (tokens)")
+        ax.set_ylabel(ylabel)
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(out / name, dpi=100)
+        plt.close(fig)
+        paths.append(out / name)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    names = [n for n, e in results["shapes"].items() if _ok(e["time"])]
+    width = 0.2
+    for i, method in enumerate(LABELS):
+        values = [results["shapes"][n]["time"][method]["seconds"] for n in names]
+        ax.bar([k + (i - 1.5) * width for k in range(len(names))], values, width, label=LABELS[method])
+    ax.set_xticks(range(len(names)), names, fontsize=8)
+    ax.set_ylabel("seconds (median)")
+    ax.set_yscale("log")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "capture_time.png", dpi=100)
+    plt.close(fig)
+    paths.append(out / "capture_time.png")
+    return paths

@@ -1,0 +1,161 @@
+"""The measured calls, each on one model and one input: the floor, our capture and the reference's capture.
+
+``floor``: ``model(**inputs, labels=ids)`` with eager attention and ``output_attentions=False``, then
+``loss.backward()``: the whole model's forward, the vision tower's and every weight's gradient, nothing kept.
+``ours_sequence``: ``SaliencyExtractor(..., gradients="sequence").capture(...)``: attention and the gradient of
+the whole-sequence loss, both [layers, heads, text rows, image tokens].
+``ours_token``: ``SaliencyExtractor(..., gradients="token").capture(...)`` then ``trace.map(0, "grad")``: attention
+and one answer token's exact gradient (one more backward through the retained graph).
+``reference``: ``vl_saliency.SaliencyExtractor(...).capture(...)`` (PyPI vl-saliency 1.1.6).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any, Literal
+
+import torch
+
+from .isolate import peak_rss_bytes, rss_bytes
+from .models import Shape, build
+
+METHODS = ("floor", "ours_sequence", "ours_token", "reference")
+
+
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def _tensor_bytes(tensors: Any) -> int:
+    if tensors is None:
+        return 0
+    if isinstance(tensors, torch.Tensor):
+        return tensors.numel() * tensors.element_size()
+    return sum(_tensor_bytes(t) for t in tensors)
+
+
+def runner(method: str, model: Any, processor: Any, inputs: dict[str, Any]) -> Callable[[], dict[str, Any]]:
+    """A callable that runs ``method`` once and returns what it kept: ``kept_bytes`` and, for ``ours_token``, the
+    seconds of the token's gradient (``token_grad_s``)."""
+    from vl_saliency_widget import SaliencyExtractor
+
+    generated = inputs["generated_ids"]
+    model_inputs = {k: v for k, v in inputs.items() if k != "generated_ids"}
+    device = str(generated.device)
+    if method == "floor":
+
+        def floor() -> dict[str, Any]:
+            model.zero_grad(set_to_none=True)
+            full = {**model_inputs, "input_ids": generated, "attention_mask": torch.ones_like(generated)}
+            loss = model(**full, labels=generated, use_cache=False, output_attentions=False).loss
+            loss.backward()
+            model.zero_grad(set_to_none=True)
+            return {"kept_bytes": 0}
+
+        return floor
+    if method in ("ours_sequence", "ours_token"):
+        gradients: Literal["sequence", "token"] = "sequence" if method == "ours_sequence" else "token"
+        extractor = SaliencyExtractor(model, processor, gradients=gradients)
+
+        def ours() -> dict[str, Any]:
+            trace = extractor.capture(**model_inputs, generated_ids=generated)
+            result: dict[str, Any] = {"kept_bytes": _tensor_bytes(trace.attn) + _tensor_bytes(trace._grad)}
+            if gradients == "token":
+                _sync(device)
+                start = time.perf_counter()
+                grad = trace.map(0, "grad")
+                _sync(device)
+                result["token_grad_s"] = time.perf_counter() - start
+                result["kept_bytes"] += _tensor_bytes(grad.tensor())
+            return result
+
+        return ours
+    if method == "reference":
+        import vl_saliency
+
+        extractor_ref = vl_saliency.SaliencyExtractor(model, processor)
+
+        def reference() -> dict[str, Any]:
+            trace = extractor_ref.capture(**model_inputs, generated_ids=generated)
+            model.zero_grad(set_to_none=True)
+            return {"kept_bytes": _tensor_bytes(trace.attn) + _tensor_bytes(trace.grad)}
+
+        return reference
+    raise ValueError(f"Unknown method {method!r}; choose one of {METHODS}.")
+
+
+def timed(method: str, fn: Callable[[], dict[str, Any]], device: str) -> dict[str, Any]:
+    _sync(device)
+    start = time.perf_counter()
+    result = fn()
+    _sync(device)
+    return {**result, "seconds": time.perf_counter() - start}
+
+
+def compare(shape: Shape, methods: list[str], repeats: int, device: str) -> dict[str, Any]:
+    """Time ``methods`` on one model: one warm-up each, then ``repeats`` interleaved rounds; medians in seconds.
+
+    Also times ``ours_token``'s gradient of a second answer token (a backward through the retained graph, cached
+    gradient of the first not reused) as ``token_grad_next_s``.
+    """
+    model, processor, inputs = build(shape, device)
+    runs = {m: runner(m, model, processor, inputs) for m in methods}
+    samples: dict[str, list[dict[str, Any]]] = {m: [] for m in methods}
+    for m in methods:
+        timed(m, runs[m], device)
+    for _ in range(repeats):
+        for m in methods:
+            samples[m].append(timed(m, runs[m], device))
+    result: dict[str, Any] = {}
+    for m, rows in samples.items():
+        result[m] = {
+            "seconds": statistics.median(r["seconds"] for r in rows),
+            "samples": [r["seconds"] for r in rows],
+            "kept_bytes": rows[-1]["kept_bytes"],
+        }
+        if "token_grad_s" in rows[0]:
+            result[m]["token_grad_s"] = statistics.median(r["token_grad_s"] for r in rows)
+    if "ours_token" in methods:
+        result["token_grad_next_s"] = _next_token_gradients(model, processor, inputs, device, repeats)
+    return result
+
+
+def _next_token_gradients(model: Any, processor: Any, inputs: dict[str, Any], device: str, count: int) -> float:
+    """Median seconds of the gradient of answer tokens 1, 2, ... after token 0's: each one more lazy backward."""
+    from vl_saliency_widget import SaliencyExtractor
+
+    generated = inputs["generated_ids"]
+    trace = SaliencyExtractor(model, processor, gradients="token").capture(
+        **{k: v for k, v in inputs.items() if k != "generated_ids"}, generated_ids=generated
+    )
+    trace.map(0, "grad")
+    seconds = []
+    for t in range(1, min(count + 1, trace.total_generated_tokens)):
+        _sync(device)
+        start = time.perf_counter()
+        trace.map(t, "grad")
+        _sync(device)
+        seconds.append(time.perf_counter() - start)
+    return statistics.median(seconds)
+
+
+def memory(shape: Shape, method: str, device: str, repeats: int = 1) -> dict[str, Any]:
+    """Peak host memory of ``method`` run ``repeats`` times in this (fresh) process, and its time.
+
+    ``rss_before``: resident bytes after the model and inputs are built, before the first call. ``seconds``: the
+    median of the runs after the first (the first is a warm-up) when there are several.
+    """
+    model, processor, inputs = build(shape, device)
+    fn = runner(method, model, processor, inputs)
+    before = rss_bytes()
+    runs = [timed(method, fn, device) for _ in range(repeats)]
+    return {
+        "rss_before": before,
+        "peak_rss_inside": peak_rss_bytes(),
+        "seconds": statistics.median(r["seconds"] for r in runs[1:] or runs),
+        "samples": [r["seconds"] for r in runs],
+        "kept_bytes": runs[-1]["kept_bytes"],
+    }

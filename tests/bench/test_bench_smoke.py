@@ -1,0 +1,101 @@
+"""``python -m bench --quick`` keeps working: every measurement runs, its numbers are finite and positive, and the
+table and plots are written. Speed is not asserted."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from bench.__main__ import main
+from bench.isolate import isolated
+from bench.workloads import METHODS
+
+pytestmark = pytest.mark.bench
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
+    out = tmp_path_factory.mktemp("bench")
+    main(["--quick", "--out", str(out)])
+    return json.loads((out / "results.json").read_text()), out
+
+
+def _positive(value: float) -> bool:
+    return math.isfinite(value) and value > 0
+
+
+def test_every_capture_method_is_timed_finite_and_positive(quick: tuple[dict[str, Any], Path]) -> None:
+    results, _ = quick
+    for name, entry in results["shapes"].items():
+        timing = entry["time"]
+        assert timing["status"] == "ok", (name, timing)
+        for method in METHODS:
+            assert _positive(timing[method]["seconds"]), (name, method, timing[method])
+        assert _positive(timing["ours_token"]["token_grad_s"])
+        assert _positive(timing["token_grad_next_s"])
+
+
+def test_peak_memory_is_measured_per_method_and_the_traces_keep_bytes(quick: tuple[dict[str, Any], Path]) -> None:
+    results, _ = quick
+    for name, entry in results["shapes"].items():
+        for method in METHODS:
+            peak = entry["memory"][method]
+            assert peak["status"] == "ok", (name, method, peak)
+            assert peak["peak_rss"] >= peak["rss_before"] > 0
+            assert (peak["kept_bytes"] > 0) == (method != "floor")
+
+
+def test_scaling_curve_has_every_point_for_ours_the_floor_and_the_reference(
+    quick: tuple[dict[str, Any], Path],
+) -> None:
+    results, _ = quick
+    points = results["scaling"]["points"]
+    assert len(points) >= 2
+    for tokens, point in points.items():
+        for method in ("floor", "ours_sequence", "reference"):
+            assert point[method]["status"] == "ok", (tokens, method, point[method])
+            assert _positive(point[method]["seconds"])
+
+
+def test_map_operations_are_timed(quick: tuple[dict[str, Any], Path]) -> None:
+    results, _ = quick
+    micro = results["micro"]
+    assert micro["status"] == "ok", micro
+    timings = [
+        v["seconds"] for group in ("map_agg_normalize", "maps") for ops in micro[group].values() for v in ops.values()
+    ]
+    assert len(timings) == 4
+    assert all(_positive(t) for t in timings)
+
+
+def test_table_and_plots_are_written(quick: tuple[dict[str, Any], Path]) -> None:
+    results, out = quick
+    table = (out / "results.md").read_text()
+    assert results["command"] in table
+    assert "| tiny 2x4 | 100 |" in table
+    for plot in ("scaling_time.png", "scaling_memory.png", "capture_time.png"):
+        assert (out / plot).read_bytes().startswith(b"\x89PNG")
+
+
+def _sleep(seconds: float) -> dict[str, Any]:
+    time.sleep(seconds)
+    return {}
+
+
+def test_a_measurement_past_its_timeout_is_recorded_not_waited_for() -> None:
+    start = time.perf_counter()
+    result = isolated(_sleep, timeout=1.0, seconds=60.0)
+    assert result["status"] == "timeout"
+    assert time.perf_counter() - start < 30
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_device_cuda_without_a_gpu_says_so() -> None:
+    with pytest.raises(SystemExit):
+        main(["--quick", "--device", "cuda"])
