@@ -108,7 +108,12 @@ def machine(device: str, threads: int) -> dict[str, Any]:
 def run(plan: Plan, device: str, threads: int, memory_limit: int, log: Any = print) -> dict[str, Any]:
     """Every measurement of ``plan``; the dict written to results.json."""
     results: dict[str, Any] = {"shapes": {}, "scaling": {"base": asdict(plan.scaling_base), "points": {}}}
-    common = {"timeout": plan.timeout, "memory_limit": memory_limit, "threads": threads, "device": device}
+    common: dict[str, Any] = {
+        "timeout": plan.timeout,
+        "memory_limit": memory_limit,
+        "threads": threads,
+        "device": device,
+    }
     for shape in plan.shapes:
         log(f"compare {shape.name}: {shape.describe()}")
         timing = isolated(compare, shape=shape, methods=list(METHODS), repeats=plan.repeats, **common)
@@ -146,7 +151,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--device", default="cpu", help="cpu or cuda (cuda:N); models and inputs go there")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent, help="folder for results and plots")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads per measurement (default 1)")
-    parser.add_argument("--memory-limit-gib", type=float, default=8.0, help="data segment limit per measurement")
+    parser.add_argument(
+        "--memory-limit-gib",
+        type=float,
+        default=8.0,
+        help="host data segment limit per measurement on the CPU (none on CUDA, whose driver maps large regions)",
+    )
     args = parser.parse_args(argv)
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         parser.error("--device cuda needs a CUDA build of torch and a GPU; this machine has none.")
@@ -154,9 +164,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         parser.error(f"--device must be cpu or cuda, not {args.device!r}.")
     plan = QUICK if args.quick else FULL
     start = time.perf_counter()
-    results = run(plan, args.device, args.threads, int(args.memory_limit_gib * GIB))
+    memory_limit = 0 if args.device.startswith("cuda") else int(args.memory_limit_gib * GIB)
+    results = run(plan, args.device, args.threads, memory_limit)
     results["wall_seconds"] = time.perf_counter() - start
-    results["command"] = "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:])
+    results["command"] = " ".join(["python -m bench", *(argv if argv is not None else sys.argv[1:])])
     results["machine"] = machine(args.device, args.threads)
     results["quick"] = args.quick
     args.out.mkdir(parents=True, exist_ok=True)

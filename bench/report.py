@@ -60,18 +60,21 @@ def capture_table(results: dict[str, Any]) -> list[str]:
 
 
 def memory_table(results: dict[str, Any]) -> list[str]:
+    cuda = any("cuda_peak_above" in p for e in results["shapes"].values() for p in e["memory"].values())
     lines = [
-        "| model | measured call | peak RSS (MiB) | peak above model + inputs (MiB) | tensors kept (MiB) |",
-        "|---|---|---:|---:|---:|",
+        "| model | measured call | peak RSS (MiB) | peak above model + inputs (MiB) | tensors kept (MiB) |"
+        + (" CUDA peak above model + inputs (MiB) |" if cuda else ""),
+        "|---|---|---:|---:|---:|" + ("---:|" if cuda else ""),
     ]
     for name, entry in results["shapes"].items():
         for method, peak in entry["memory"].items():
             if not _ok(peak):
-                lines.append(f"| {name} | {LABELS[method]} | {_failed(peak)} | | |")
+                lines.append(f"| {name} | {LABELS[method]} | {_failed(peak)} | | |" + (" |" if cuda else ""))
                 continue
             above = peak["peak_rss"] - peak["rss_before"]
             lines.append(
                 f"| {name} | {LABELS[method]} | {_mib(peak['peak_rss'])} | {_mib(above)} | {_mib(peak['kept_bytes'])} |"
+                + (f" {_mib(peak.get('cuda_peak_above'))} |" if cuda else "")
             )
     return lines
 
@@ -129,6 +132,58 @@ def scaling_table(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _verdict(value: float | None, target: float) -> str:
+    if value is None:
+        return "not measured"
+    return "met" if value <= target else f"missed ({value / target:.1f}x the target)"
+
+
+def goals_table(results: dict[str, Any]) -> list[str]:
+    """The issue's goals beside what this run measured (the worst case over the models and sizes measured)."""
+    rows: list[tuple[str, str, float | None, float]] = []
+    pairs = [(e["shape"]["tokens"], e["time"]) for e in results["shapes"].values() if _ok(e["time"])]
+    for tokens, point in results["scaling"]["points"].items():
+        if all(_ok(point[m]) for m in ("floor", "ours_sequence", "reference")):
+            pairs.append((int(tokens), {m: point[m] for m in ("floor", "ours_sequence", "reference")}))
+    floor_ratios = [t["ours_sequence"]["seconds"] / t["floor"]["seconds"] for _, t in pairs]
+    ref_ratios = [t["ours_sequence"]["seconds"] / t["reference"]["seconds"] for n, t in pairs if n >= 900]
+    rows.append(("capture (sequence) / floor, every size", "x", max(floor_ratios, default=None), 0.75))
+    rows.append(("capture (sequence) / reference, from ~1,000 tokens", "x", max(ref_ratios, default=None), 0.5))
+    extra, size = [], []
+    for e in results["shapes"].values():
+        floor, ours, ref = (e["memory"][m] for m in ("floor", "ours_sequence", "reference"))
+        if _ok(floor) and _ok(ours) and _ok(ref):
+            above = (ours["peak_rss"] - ours["rss_before"]) - (floor["peak_rss"] - floor["rss_before"])
+            extra.append(above / (1.1 * ours["kept_bytes"]))
+            size.append(ours["kept_bytes"] / ref["kept_bytes"])
+    rows.append(("peak above the floor's peak / (trace size + 10%)", "x", max(extra, default=None), 1.0))
+    rows.append(("trace size / reference's kept tensors (ours float32)", "x", max(size, default=None), 0.25))
+    token = [
+        e["time"]["ours_token"]["token_grad_s"] / e["time"]["floor"]["seconds"]
+        for e in results["shapes"].values()
+        if _ok(e["time"])
+    ]
+    rows.append(("one token's gradient / forward + backward", "x", max(token, default=None), 1.0))
+    micro = results["micro"]
+    small = maps = None
+    if _ok(micro):
+        first = next(iter(micro["map_agg_normalize"].values()))
+        small = first["trace.map + agg + normalize"]["seconds"] * 1e3
+        maps = max(next(iter(micro["maps"].values())).values(), key=lambda v: v["seconds"])["seconds"] * 1e3
+    first_shape = next(iter(micro.get("map_agg_normalize", {"-": 0})))
+    rows.append((f"trace.map + agg + normalize, {first_shape}", "ms", small, 0.5))
+    rows.append((f"{micro.get('maps_tokens')}-token precompute (trace.maps + mean), {first_shape}", "ms", maps, 100.0))
+    lines = ["| goal | target | measured (worst) | verdict |", "|---|---:|---:|---|"]
+    for name, unit, value, target in rows:
+        shown = "-" if value is None else f"{value:.2f} {unit}"
+        lines.append(f"| {name} | {target:g} {unit} | {shown} | {_verdict(value, target)} |")
+    lines += [
+        "| batched per-token gradients <= 0.5 x one token's | 0.5 x | - | not implemented |",
+        "| click-to-render, hover-to-render (widget) | 1.5 x echo, 16 ms | - | not measured by this command |",
+    ]
+    return lines
+
+
 def write_markdown(results: dict[str, Any], path: Path, plots: list[Path]) -> None:
     m = results["machine"]
     models = "\n".join(f"- **{name}**: {e['describe']}. {e['shape']['note']}." for name, e in results["shapes"].items())
@@ -145,6 +200,10 @@ def write_markdown(results: dict[str, Any], path: Path, plots: list[Path]) -> No
         "interleaved repeats after one warm-up each; memory is measured in a separate process per cell.",
         "",
         models,
+        "",
+        "## Against the issue's goals",
+        "",
+        *goals_table(results),
         "",
         "## Capture time",
         "",
@@ -216,6 +275,7 @@ def write_plots(results: dict[str, Any], out: Path) -> list[Path]:
                     ys.append(value)
             ax.plot(xs, ys, marker="o", label=LABELS[method])
         ax.set_xscale("log", base=2)
+        ax.set_xticks([int(t) for t in points], [str(t) for t in points])
         ax.set_yscale("log")
         ax.set_xlabel("sequence length (tokens)")
         ax.set_ylabel(ylabel)

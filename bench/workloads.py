@@ -145,14 +145,22 @@ def _next_token_gradients(model: Any, processor: Any, inputs: dict[str, Any], de
 def memory(shape: Shape, method: str, device: str, repeats: int = 1) -> dict[str, Any]:
     """Peak host memory of ``method`` run ``repeats`` times in this (fresh) process, and its time.
 
-    ``rss_before``: resident bytes after the model and inputs are built, before the first call. ``seconds``: the
+    ``rss_before``: resident bytes after the model and inputs are built, before the first call; on CUDA,
+    ``cuda_peak_above``: the peak of ``torch.cuda.max_memory_allocated`` above what was allocated then. ``seconds``: the
     median of the runs after the first (the first is a warm-up) when there are several.
     """
     model, processor, inputs = build(shape, device)
     fn = runner(method, model, processor, inputs)
     before = rss_bytes()
+    if device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats(device)
+        cuda_before = torch.cuda.memory_allocated(device)
     runs = [timed(method, fn, device) for _ in range(repeats)]
+    cuda = {}
+    if device.startswith("cuda"):
+        cuda = {"cuda_peak_above": torch.cuda.max_memory_allocated(device) - cuda_before}
     return {
+        **cuda,
         "rss_before": before,
         "peak_rss_inside": peak_rss_bytes(),
         "seconds": statistics.median(r["seconds"] for r in runs[1:] or runs),
