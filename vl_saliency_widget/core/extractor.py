@@ -11,7 +11,7 @@ from PIL import Image
 from torch import nn
 
 from ..layouts import ImageLayout, LayoutContext, layout_for, processed_pictures, uses_cross_attention
-from .capture import Recorder, capturing
+from .capture import Recorder, capturing, text_config
 from .trace import TokenGradients, Trace
 
 Gradients = Literal["token", "sequence"]
@@ -110,7 +110,7 @@ class SaliencyExtractor:
             )
         self.image_token_id: int = found
         self.cross = uses_cross_attention(model.config)
-        text = model.config.get_text_config(decoder=True)  # type: ignore[operator,union-attr]
+        text = text_config(model)
         cross_layers = getattr(text, "cross_attention_layers", None) or []
         self.num_layers = len(cross_layers) if self.cross else int(text.num_hidden_layers)
         self.num_heads = int(text.num_attention_heads)
@@ -209,12 +209,12 @@ class SaliencyExtractor:
                 token_gradients = TokenGradients(
                     logits=outputs.logits[0], probes=recorder.probes, token_ids=model_inputs["input_ids"][0]
                 )
-        attn = torch.stack(recorder.attn) if store_attns else None
-        if (attn is not None and attn.shape[0] == 0) or (store_grads and not recorder.probes):
+        if (store_attns and not recorder.attn) or (store_grads and not recorder.probes):
             raise RuntimeError(
                 f"No attention layer of {type(self.model).__name__} ran through the capture function: its language "
                 "model does not dispatch attention through transformers' AttentionInterface."
             )
+        attn = torch.stack(recorder.attn) if store_attns else None
         return Trace(
             token_ids=ids[0].tolist(),
             gen_start=plan.gen_start,
