@@ -198,6 +198,12 @@ def grid_view(name: str, positions: torch.Tensor, rows: int, cols: int, box: Box
     return View(name=name, positions=positions.reshape(rows, cols).clone(), box=box)
 
 
+def tile_box(row: int, col: int, rows: int, cols: int, size: tuple[int, int]) -> Box:
+    """The box of tile (``row``, ``col``), counted from 0, of a ``rows x cols`` even cut of a (width, height) frame."""
+    width, height = size
+    return (col * width / cols, row * height / rows, (col + 1) * width / cols, (row + 1) * height / rows)
+
+
 def full_box(size: tuple[int, int]) -> Box:
     """The box covering a whole ``(width, height)`` frame."""
     return (0.0, 0.0, float(size[0]), float(size[1]))

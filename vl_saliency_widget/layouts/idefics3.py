@@ -13,7 +13,7 @@ import re
 
 import torch
 
-from .base import ImageLayout, LayoutContext, View, full_box, grid_view, register_layout
+from .base import ImageLayout, LayoutContext, View, full_box, grid_view, register_layout, tile_box
 
 _TILE = re.compile(r"<row_(\d+)_col_(\d+)>")
 
@@ -48,14 +48,13 @@ def idefics3_layout(ctx: LayoutContext) -> list[ImageLayout]:
         cols = max((c for _, c, _ in tiles), default=0)
         index = len(layouts)
         size = ctx.frame_size(index, (max(cols, 1) * tile_px, max(rows, 1) * tile_px))
-        width, height = size
         views: list[View] = [
             grid_view(
                 f"tile r{r}c{c}",
                 positions,
                 side,
                 side,
-                ((c - 1) * width / cols, (r - 1) * height / rows, c * width / cols, r * height / rows),
+                tile_box(r - 1, c - 1, rows, cols, size),
             )
             for r, c, positions in tiles
         ]

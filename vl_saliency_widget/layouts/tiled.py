@@ -17,7 +17,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from .base import ImageLayout, LayoutContext, View, full_box, grid_view, register_layout
+from .base import ImageLayout, LayoutContext, View, full_box, grid_view, register_layout, tile_box
 
 
 def _setting(processor: Any, name: str) -> Any:
@@ -135,15 +135,13 @@ def _image_blocks(ctx: LayoutContext) -> int:
 def _tiles_and_thumbnail(
     run: torch.Tensor, per_view: int, side: int, rows: int, cols: int, size: tuple[int, int]
 ) -> ImageLayout:
-    width, height = size
     views: list[View] = []
     for k, part in enumerate(run.split(per_view)):
         if k == rows * cols:
             views.append(grid_view("global", part, side, side, full_box(size)))
             continue
         r, c = divmod(k, cols)
-        box = (c * width / cols, r * height / rows, (c + 1) * width / cols, (r + 1) * height / rows)
-        views.append(grid_view(f"tile r{r + 1}c{c + 1}", part, side, side, box))
+        views.append(grid_view(f"tile r{r + 1}c{c + 1}", part, side, side, tile_box(r, c, rows, cols, size)))
     return ImageLayout(views=tuple(views), size=size)
 
 
