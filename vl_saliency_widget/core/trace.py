@@ -187,7 +187,9 @@ class Trace:
         """Whether the gradient for the token at absolute ``position`` is available without a backward pass."""
         if self._grad is not None:
             return True
-        return any(key[0] == position for key in self._grad_rows)
+        # Computing a token's gradient caches its own row and its predecessor's (see _grad_row).
+        rows = (self._row_of[position], self._row_of[position - 1]) if position > 0 else (self._row_of[position],)
+        return any((position, int(row)) in self._grad_rows for row in rows if row >= 0)
 
     # -- maps --------------------------------------------------------------------------------------------
 
