@@ -71,8 +71,9 @@ _IMMUTABLE_HINT = "SaliencyMap is immutable; use the out-of-place form, which re
 class SaliencyMap:
     """Immutable saliency scores of shape [layers, heads, H, W]: H, W are image grid cells (pixels once upscaled).
 
-    The constructor stores a detached CPU copy of the tensor, so later changes to the source tensor
-    do not reach the map. Floating dtypes are kept; integer and boolean tensors become the default float dtype.
+    The constructor stores a detached CPU copy of the tensor, and ``map``, ``tensor()`` and ``numpy()`` hand out
+    copies: neither later changes to the source tensor nor changes to what the map handed out reach the map.
+    Floating dtypes are kept; integer and boolean tensors become the default float dtype.
 
     Transforms return new maps: ``m >> T.normalize()``, ``m.apply(transform)``, ``m.agg()``.
     Arithmetic (``+ - * /``) works with maps of the same shape, real scalars, and tensors that broadcast to a
@@ -88,7 +89,7 @@ class SaliencyMap:
     """
 
     __slots__ = ("_map",)
-    _map: torch.Tensor
+    _map: torch.Tensor  # the package's transforms read it without copying and never modify it
 
     def __init__(self, map: torch.Tensor) -> None:
         if not isinstance(map, torch.Tensor):
@@ -115,8 +116,8 @@ class SaliencyMap:
 
     @property
     def map(self) -> torch.Tensor:
-        """The stored tensor [layers, heads, H, W] (shared, do not modify it in place; ``tensor()`` copies)."""
-        return self._map
+        """A copy of the scores, shape [layers, heads, H, W] (as ``tensor()``: changing it leaves the map as it was)."""
+        return self._map.clone()
 
     @property
     def shape(self) -> torch.Size:
@@ -290,7 +291,7 @@ class SaliencyMap:
 def _unwrap(value: Any) -> Any:
     """Replace SaliencyMaps (also inside lists and tuples) by their tensors."""
     if isinstance(value, SaliencyMap):
-        return value.map
+        return value._map
     if isinstance(value, list):
         return [_unwrap(item) for item in value]
     if isinstance(value, tuple):

@@ -15,19 +15,19 @@ from .pipe import Chainable, chainable
 @chainable
 def abs(saliency_map: SaliencyMap) -> SaliencyMap:
     """``|x|`` elementwise. [L, H, h, w] -> [L, H, h, w]."""
-    return SaliencyMap(torch.abs(saliency_map.map))
+    return SaliencyMap(torch.abs(saliency_map._map))
 
 
 @chainable
 def relu(saliency_map: SaliencyMap) -> SaliencyMap:
     """``max(x, 0)`` elementwise. [L, H, h, w] -> [L, H, h, w]."""
-    return SaliencyMap(torch.relu(saliency_map.map))
+    return SaliencyMap(torch.relu(saliency_map._map))
 
 
 @chainable
 def sigmoid(saliency_map: SaliencyMap) -> SaliencyMap:
     """``1 / (1 + exp(-x))`` elementwise. [L, H, h, w] -> [L, H, h, w]."""
-    return SaliencyMap(torch.sigmoid(saliency_map.map))
+    return SaliencyMap(torch.sigmoid(saliency_map._map))
 
 
 @chainable
@@ -35,13 +35,30 @@ def normalize(saliency_map: SaliencyMap) -> SaliencyMap:
     """Min-max scale the whole map to [0, 1]: ``(x - min) / (max - min)``. [L, H, h, w] -> [L, H, h, w].
 
     Minimum and maximum are taken over all layers and heads together, so their relative scale is kept.
-    A constant map has no range to scale and becomes all zeros.
+    A constant map has no range to scale and becomes all zeros. Any finite map gives a finite result, in its
+    own dtype: a range wider than the dtype's largest value (float16 maps from -60000 to 60000) is scaled at half
+    size, which is exact.
+
+    Raises:
+        ValueError: the map holds NaN or infinite values (a half-precision model that overflowed), which have no
+            place on a [0, 1] scale.
     """
-    t = saliency_map.map
+    t = saliency_map._map
+    finite = torch.isfinite(t)
+    if not finite.all():
+        bad_layers = torch.nonzero(~finite.flatten(1).all(dim=1)).flatten().tolist()
+        raise ValueError(
+            f"normalize() cannot scale a map holding {int(t.isnan().sum())} NaN and {int(t.isinf().sum())} "
+            f"infinite values (in layers {bad_layers} of a map of shape {list(t.shape)}); a model run in float16 "
+            "may have overflowed. Capture with the model in bfloat16 or float32, keep the finite layers "
+            "(T.SelectLayers), or replace the values yourself: SaliencyMap(torch.nan_to_num(m.tensor()))."
+        )
     low, high = t.amin(), t.amax()
     span = high - low
     if span == 0:
         return SaliencyMap(torch.zeros_like(t))
+    if torch.isinf(span):
+        t, low, span = t / 2, low / 2, high / 2 - low / 2
     return SaliencyMap((t - low) / span)
 
 

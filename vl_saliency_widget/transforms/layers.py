@@ -46,7 +46,7 @@ class SelectLayers(Chainable):
         shape = saliency_map.shape
         for layer in self.layers:
             _check_index(layer, shape[0], "layer", shape)
-        return SaliencyMap(saliency_map.map[self.layers])
+        return SaliencyMap(saliency_map._map[self.layers])
 
     def __repr__(self) -> str:
         return f"SelectLayers({self.layers})"
@@ -76,7 +76,7 @@ class SelectHeads(Chainable):
             _check_index(head, shape[1], "head", shape)
         layer_idx = [layer for layer, _ in self.heads]
         head_idx = [head for _, head in self.heads]
-        return SaliencyMap(saliency_map.map[layer_idx, head_idx].unsqueeze(0))
+        return SaliencyMap(saliency_map._map[layer_idx, head_idx].unsqueeze(0))
 
     def __repr__(self) -> str:
         return f"SelectHeads({self.heads})"
@@ -94,7 +94,7 @@ class _LayerCount(Chainable):
         shape = saliency_map.shape
         if self.n > shape[0]:
             raise IndexError(f"Cannot take {self.n} layers from a map of shape {list(shape)} ({shape[0]} layers).")
-        return saliency_map.map
+        return saliency_map._map
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.n})"
@@ -133,10 +133,22 @@ class Aggregate(Chainable):
         self.head_reduce = head_reduce
 
     def __call__(self, saliency_map: SaliencyMap, /) -> SaliencyMap:
-        return SaliencyMap(self.reduce(saliency_map.map))
+        return SaliencyMap(self.reduce(saliency_map._map))
 
     def reduce(self, values: torch.Tensor) -> torch.Tensor:
-        """The same reduction on a plain tensor [..., layers, heads, h, w] (a stack of maps, for instance)."""
+        """The same reduction on a plain tensor [..., layers, heads, h, w] (a stack of maps, for instance).
+
+        Finite values whose reduction overflowed their dtype are reduced again in float64 and cast back: a mean
+        of float32 values near 3e38 overflows in its float32 sum although the mean fits, and so does a sum whose
+        partial sums overflow before they cancel. A result past the dtype's largest value (a sum or product that
+        does not fit) stays infinite.
+        """
+        reduced = self._reduce(values)
+        if values.dtype != torch.float64 and not torch.isfinite(reduced).all() and torch.isfinite(values).all():
+            reduced = self._reduce(values.to(torch.float64)).to(values.dtype)
+        return reduced
+
+    def _reduce(self, values: torch.Tensor) -> torch.Tensor:
         if self.layer_reduce is not None:
             values = _REDUCERS[self.layer_reduce](values, values.ndim - 4)
         if self.head_reduce is not None:

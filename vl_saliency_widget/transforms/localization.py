@@ -157,7 +157,7 @@ class LocalizationHeads(Chainable):
 
     def rank(self, saliency_map: SaliencyMap) -> list[tuple[int, int]]:
         """The selected (layer, head) pairs of a [L, H, h, w] map, best first."""
-        t = saliency_map.map.to(torch.float64)
+        t = saliency_map._map.to(torch.float64)
         num_heads = t.shape[1]
         masses = t.sum(dim=(-2, -1)).flatten().numpy()
         threshold = elbow_threshold(masses) if self.chord_thresholding else float(masses.min())

@@ -16,7 +16,8 @@ class Binarize(Chainable):
     """1.0 where ``x >= threshold``, else 0.0. [L, H, h, w] -> [L, H, h, w].
 
     Args:
-        threshold: a value, or "mean" for the mean over the whole map.
+        threshold: a value, or "mean" for the mean over the whole map (accumulated in float64, so that a
+            float32 map near its largest value does not overflow).
     """
 
     def __init__(self, threshold: float | Literal["mean"] = "mean") -> None:
@@ -25,8 +26,8 @@ class Binarize(Chainable):
         self.threshold = threshold
 
     def __call__(self, saliency_map: SaliencyMap, /) -> SaliencyMap:
-        t = saliency_map.map
-        threshold = t.mean() if self.threshold == "mean" else self.threshold
+        t = saliency_map._map
+        threshold = t.mean(dtype=torch.float64).item() if self.threshold == "mean" else self.threshold
         return SaliencyMap((t >= threshold).to(t.dtype))
 
     def __repr__(self) -> str:
@@ -71,7 +72,7 @@ class GaussianSmoothing(Chainable):
         self.truncate = truncate
 
     def __call__(self, saliency_map: SaliencyMap, /) -> SaliencyMap:
-        t = saliency_map.map
+        t = saliency_map._map
         layers, heads, height, width = t.shape
         kernel = _gaussian_kernel1d(self.sigma, self.truncate)
         radius = (kernel.numel() - 1) // 2
@@ -96,6 +97,10 @@ class Upscale(Chainable):
         width: output width in pixels.
         mode: "bilinear" (default), "bicubic", "nearest", "nearest-exact" or "area"; the interpolating modes
             use ``align_corners=False`` (pixel centres aligned, as image resizing does).
+
+    A finite map whose interpolation overflows its dtype (bicubic overshoot on float16 values near 65504) is
+    interpolated again in float64 and cast back: values that fit the dtype come out right, the rest infinite,
+    never NaN.
     """
 
     def __init__(self, height: int, width: int, mode: str = "bilinear") -> None:
@@ -108,11 +113,15 @@ class Upscale(Chainable):
         self.mode = mode
 
     def __call__(self, saliency_map: SaliencyMap, /) -> SaliencyMap:
-        align_corners = False if self.mode in _MODES_WITH_ALIGN_CORNERS else None
-        resized = F.interpolate(
-            saliency_map.map, size=(self.height, self.width), mode=self.mode, align_corners=align_corners
-        )
+        t = saliency_map._map
+        resized = self._interpolate(t)
+        if not torch.isfinite(resized).all() and torch.isfinite(t).all():
+            resized = self._interpolate(t.to(torch.float64)).to(t.dtype)
         return SaliencyMap(resized)
+
+    def _interpolate(self, t: torch.Tensor) -> torch.Tensor:
+        align_corners = False if self.mode in _MODES_WITH_ALIGN_CORNERS else None
+        return F.interpolate(t, size=(self.height, self.width), mode=self.mode, align_corners=align_corners)
 
     def __repr__(self) -> str:
         return f"Upscale(height={self.height}, width={self.width}, mode={self.mode!r})"
