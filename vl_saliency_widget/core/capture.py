@@ -10,6 +10,15 @@ without copying any T x T tensor: each layer adds ``Z @ V[image columns]`` to it
 rows, where ``Z`` is a zero "probe" [heads, rows, image columns]. The forward value is unchanged, and since the
 attention output is ``A @ V``, ``dL/dZ`` equals ``dL/dA`` on those entries. Only the probes require gradients, so
 no weight gradient is built or accumulated.
+
+Methods that need more ask for it (see ``core.method.Needs``):
+
+- pre-softmax scores of the kept entries are recomputed from the layer's query and key the way eager attention
+  computes them (scaling, softcapping, additive mask). Their gradient needs no T x T tensor either: for a softmax
+  row, ``dL/dS_ij = A_ij (dL/dA_ij - c_i)`` with ``c_i = sum_k A_ik dL/dA_ik = dL/do_i . o_i`` over all keys, and
+  ``c_i`` is the gradient of a zero probe ``s`` [heads, rows] entering as ``o_i + s_i * o_i`` (o detached).
+- whole matrices (relevancy, rollout): every layer's attention [heads, T, keys] is kept, with a zero probe of the
+  same shape adding ``Zf @ V`` to the output, so ``dL/dZf`` is the whole ``dL/dA``.
 """
 
 from __future__ import annotations
@@ -45,8 +54,17 @@ class Recorder:
         dtype: storage dtype of the kept attention; None: the model's.
         store_attns: keep attention probabilities.
         make_probes: add gradient probes.
+        scores: keep the pre-softmax scores of the kept entries (and, with ``make_probes``, the row probes their
+            gradients need).
+        full: keep every layer's whole attention matrix (self- and cross-attention layers alike, all heads; ``layers``
+            and ``heads`` do not apply) and, with ``make_probes``, whole-matrix probes.
         attn: per layer, attention [heads, R, I] on the CPU.
         probes: per layer, the zero probe [heads, R, I] (requires grad) on that layer's device.
+        score: per layer, pre-softmax scores [heads, R, I] on the CPU.
+        row_probes: per layer, the zero probe [heads, R] whose gradient is ``sum_k A_ik dL/dA_ik`` per row.
+        full_attn: per layer in call order, attention [heads, T, keys] on the CPU.
+        full_kinds: per entry of ``full_attn``, "self" or "cross" (keys: the image features).
+        full_probes: per entry of ``full_attn``, the zero probe [heads, T, keys].
     """
 
     rows: torch.Tensor
@@ -58,8 +76,15 @@ class Recorder:
     layers: frozenset[int] | None = None
     heads: torch.Tensor | None = None
     dtype: torch.dtype | None = None
+    scores: bool = False
+    full: bool = False
     attn: list[torch.Tensor] = field(default_factory=list)
     probes: list[torch.Tensor] = field(default_factory=list)
+    score: list[torch.Tensor] = field(default_factory=list)
+    row_probes: list[torch.Tensor] = field(default_factory=list)
+    full_attn: list[torch.Tensor] = field(default_factory=list)
+    full_kinds: list[str] = field(default_factory=list)
+    full_probes: list[torch.Tensor] = field(default_factory=list)
     _layer_of: dict[int, int] = field(default_factory=dict)
     _indices: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
 
@@ -70,16 +95,30 @@ class Recorder:
         return self._indices[device]
 
     def record(
-        self, module: nn.Module, value: torch.Tensor, output: torch.Tensor, weights: torch.Tensor | None
+        self,
+        module: nn.Module,
+        query: torch.Tensor,
+        key: torch.Tensor,
+        value: torch.Tensor,
+        mask: torch.Tensor | None,
+        output: torch.Tensor,
+        weights: torch.Tensor | None,
+        options: dict[str, Any],
     ) -> torch.Tensor:
-        """Keep this layer's slices; returns the attention output with the probe term added.
+        """Keep this layer's slices; returns the attention output with the probe terms added.
 
         Args:
             module: the attention module (identifies the layer).
-            value: value states [1, kv_heads, T, D].
+            query: query states [1, heads, T, D].
+            key: key states [1, kv_heads, keys, D].
+            value: value states [1, kv_heads, keys, D].
+            mask: the additive attention mask [1, 1 or heads, T, keys], or None.
             output: attention output [1, T, heads, D].
-            weights: attention probabilities [1, heads, T, T].
+            weights: attention probabilities [1, heads, T, keys].
+            options: the keyword arguments the attention function got (scaling, softcap...).
         """
+        if self.full:
+            output = self._record_full(module, value, output, weights)
         if weights is not None and (weights.shape[-1] != self.seq_len) != self.cross:
             if not self.cross:
                 raise RuntimeError(
@@ -113,6 +152,10 @@ class Recorder:
             kept = kept if chosen is None else kept.index_select(0, chosen)
             kept = kept.index_select(1, rows).index_select(2, cols)
             self.attn.append(kept.to("cpu", dtype=self.dtype or kept.dtype))
+        if self.scores:
+            scores = self._scores(module, query, key, mask, options, rows, cols)
+            kept_scores = scores if chosen is None else scores.index_select(0, chosen)
+            self.score.append(kept_scores.to("cpu", dtype=self.dtype or kept_scores.dtype))
         if not self.make_probes:
             return output
         if output.shape[:3] != (1, self.seq_len, heads):
@@ -129,9 +172,66 @@ class Recorder:
         ).requires_grad_(True)
         self.probes.append(probe)
         delta = torch.matmul(probe.to(image_values.dtype), image_values)  # [chosen heads, R, D], zero-valued
+        if self.scores:
+            # c_i = dL/do_i . o_i: the gradient of a zero scale s_i on the row's output (o held constant).
+            row_outputs = output[0].index_select(0, rows).transpose(0, 1).detach()  # [heads, R, D]
+            if chosen is not None:
+                row_outputs = row_outputs.index_select(0, chosen)
+            row_probe = torch.zeros(delta.shape[:2], dtype=weights.dtype, device=weights.device).requires_grad_(True)
+            self.row_probes.append(row_probe)
+            delta = delta + row_probe.to(row_outputs.dtype)[..., None] * row_outputs
         if chosen is not None:
             delta = delta.new_zeros(heads, *delta.shape[1:]).index_add(0, chosen, delta)
         return output.index_add(1, rows, delta.transpose(0, 1).unsqueeze(0).to(output.dtype))
+
+    def _scores(
+        self,
+        module: nn.Module,
+        query: torch.Tensor,
+        key: torch.Tensor,
+        mask: torch.Tensor | None,
+        options: dict[str, Any],
+        rows: torch.Tensor,
+        cols: torch.Tensor,
+    ) -> torch.Tensor:
+        """Pre-softmax scores [heads, R, I] of the kept entries, as eager attention computes them: ``q k^T *
+        scaling``, then softcapping, then the additive mask."""
+        heads = query.shape[1]
+        keys = key[0].repeat_interleave(heads // key.shape[1], dim=0).index_select(1, cols)  # [heads, I, D]
+        scaling = options.get("scaling")
+        if scaling is None:
+            scaling = getattr(module, "scaling", None) or getattr(module, "head_dim", query.shape[-1]) ** -0.5
+        with torch.no_grad():
+            scores = torch.matmul(query[0].index_select(1, rows), keys.transpose(1, 2)) * scaling
+            softcap = options.get("softcap")
+            if softcap is not None:
+                scores = torch.tanh(scores / softcap) * softcap
+            if mask is not None:
+                kept = mask[0].index_select(-2, rows).index_select(-1, cols)
+                if kept.dtype == torch.bool:
+                    kept = torch.zeros_like(kept, dtype=scores.dtype).masked_fill(~kept, float("-inf"))
+                scores = scores + kept
+        return scores
+
+    def _record_full(
+        self, module: nn.Module, value: torch.Tensor, output: torch.Tensor, weights: torch.Tensor | None
+    ) -> torch.Tensor:
+        """Keep the whole attention matrix of the layer (and add its whole-matrix probe)."""
+        if weights is None:
+            raise RuntimeError(f"{type(module).__name__}'s eager attention returned no attention weights.")
+        cross = weights.shape[-1] != self.seq_len
+        if cross and not self.cross:
+            return output  # the error is raised by record
+        self.full_attn.append(weights[0].detach().to("cpu", dtype=self.dtype or weights.dtype))
+        self.full_kinds.append("cross" if cross else "self")
+        if not self.make_probes:
+            return output
+        heads = weights.shape[1]
+        values = value[0].repeat_interleave(heads // value.shape[1], dim=0)  # [heads, keys, D]
+        probe = torch.zeros_like(weights[0]).requires_grad_(True)
+        self.full_probes.append(probe)
+        delta = torch.matmul(probe.to(values.dtype), values)  # [heads, T, D], zero-valued
+        return output + delta.transpose(0, 1).unsqueeze(0).to(output.dtype)
 
 
 _ACTIVE: contextvars.ContextVar[Recorder | None] = contextvars.ContextVar("vl_saliency_recorder", default=None)
@@ -180,7 +280,7 @@ def capture_attention(
     output, weights = _eager_for(module)(module, query, key, value, attention_mask, **kwargs)
     recorder = _ACTIVE.get()
     if recorder is not None:
-        output = recorder.record(module, value, output, weights)
+        output = recorder.record(module, query, key, value, attention_mask, output, weights, kwargs)
     return output, weights
 
 

@@ -12,7 +12,8 @@ from torch import nn
 
 from ..layouts import ImageLayout, LayoutContext, layout_for, processed_pictures, uses_cross_attention
 from .capture import Recorder, capturing, text_config
-from .trace import TokenGradients, Trace
+from .method import Needs, needs_of_all
+from .trace import FullMatrices, TokenGradients, Trace
 
 Gradients = Literal["token", "sequence"]
 
@@ -77,6 +78,9 @@ class SaliencyExtractor:
         dtype: storage dtype of the kept tensors, e.g. ``torch.float16`` halves a float32 trace. None: the model's.
         max_trace_bytes: refuse, before running the model, a capture whose trace would exceed this many bytes
             (see ``estimate_trace_bytes``).
+        methods: the methods (``lib.agcam``, ``lib.relevancy``...) the traces will be mapped with; the capture also
+            records what they declare they need (pre-softmax scores, every layer's whole matrix). Plain
+            ``fn(attn, grad)`` methods need nothing more than the default.
     """
 
     def __init__(
@@ -92,6 +96,7 @@ class SaliencyExtractor:
         heads: Sequence[int] | None = None,
         dtype: torch.dtype | None = None,
         max_trace_bytes: int | None = None,
+        methods: Sequence[Any] = (),
     ):
         if gradients not in ("token", "sequence"):
             raise ValueError(f"gradients must be 'token' or 'sequence', not {gradients!r}.")
@@ -121,6 +126,8 @@ class SaliencyExtractor:
         self.heads = sorted({int(i) for i in heads}) if heads is not None else None
         self.dtype = dtype
         self.max_trace_bytes = max_trace_bytes
+        self.methods = list(methods)
+        self.needs: Needs = needs_of_all(self.methods)
 
     def estimate_trace_bytes(
         self,
@@ -173,6 +180,10 @@ class SaliencyExtractor:
         """
         store_attns = self.store_attns if store_attns is None else store_attns
         store_grads = self.store_grads if store_grads is None else store_grads
+        needs = self.needs
+        # The score gradients are A * (dL/dA - c): they need the attention and the gradients too.
+        store_attns = store_attns or needs.attention or (needs.scores and needs.gradients)
+        store_grads = store_grads or needs.gradients
         if not store_attns and not store_grads:
             raise ValueError("Nothing to capture: store_attns and store_grads are both False.")
         plan = self._plan(generated_ids, images, inputs)
@@ -197,18 +208,35 @@ class SaliencyExtractor:
             layers=frozenset(self.layers) if self.layers is not None else None,
             heads=torch.tensor(self.heads) if self.heads is not None else None,
             dtype=self.dtype,
+            scores=needs.scores,
+            full=needs.all_rows,
         )
         sequence = store_grads and self.gradients == "sequence"
         with capturing(self.model, recorder):
             outputs = self.model(**model_inputs, labels=model_inputs["input_ids"] if sequence else None)
-            grad = token_gradients = None
+            grad = token_gradients = row_grad = row_gradients = None
+            full = FullMatrices(recorder.full_attn, recorder.full_kinds) if needs.all_rows else None
+            ids_on_device = model_inputs["input_ids"][0]
             if sequence:
-                grads = torch.autograd.grad(outputs.loss, recorder.probes)
-                grad = torch.stack([g.to("cpu", dtype=self.dtype or g.dtype) for g in grads])
+                groups = [recorder.probes, recorder.row_probes, recorder.full_probes]
+                grads = torch.autograd.grad(outputs.loss, [p for group in groups for p in group])
+                kept = [g.to("cpu", dtype=self.dtype or g.dtype) for g in grads]
+                split = [len(group) for group in groups]
+                grad = torch.stack(kept[: split[0]])
+                if recorder.row_probes:
+                    row_grad = torch.stack(kept[split[0] : split[0] + split[1]])
+                if full is not None:
+                    full.grad = kept[split[0] + split[1] :]
             elif store_grads:
                 token_gradients = TokenGradients(
-                    logits=outputs.logits[0], probes=recorder.probes, token_ids=model_inputs["input_ids"][0]
+                    logits=outputs.logits[0], probes=recorder.probes, token_ids=ids_on_device
                 )
+                if recorder.row_probes:
+                    row_gradients = TokenGradients(
+                        logits=outputs.logits[0], probes=recorder.row_probes, token_ids=ids_on_device
+                    )
+                if full is not None:
+                    full.logits, full.probes, full.token_ids = outputs.logits[0], recorder.full_probes, ids_on_device
         if (store_attns and not recorder.attn) or (store_grads and not recorder.probes):
             raise RuntimeError(
                 f"No attention layer of {type(self.model).__name__} ran through the capture function: its language "
@@ -227,6 +255,10 @@ class SaliencyExtractor:
             processor=self.processor,
             gradients=self.gradients,
             columns=plan.columns if self.cross else None,
+            scores=torch.stack(recorder.score) if recorder.score else None,
+            row_grad=row_grad,
+            row_gradients=row_gradients,
+            full=full,
         )
 
     def _plan(

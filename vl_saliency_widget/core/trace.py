@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -13,6 +13,7 @@ from PIL import Image
 from ..layouts import ImageLayout
 from ..layouts.canvas import Canvas, canvas, is_plain
 from .map import SaliencyMap
+from .method import LayerMatrices, Method, MethodInputs, Needs, TraceMethod, method_name
 
 if TYPE_CHECKING:
     from ..selectors import Selector
@@ -31,20 +32,85 @@ class TokenGradients:
         logits: [T, vocab] logits of the capture's forward pass, still attached to its graph.
         probes: per layer, the zero probe [heads, R, I] the attention outputs depend on.
         token_ids: LongTensor [T] on the logits' device.
+        batch_size: tokens per backward pass when many are asked for (``compute_many``); None: ``BATCH_SIZE`` on an
+            accelerator, 1 on the CPU, whose backward is bound by arithmetic that a batch only multiplies (batched,
+            a token cost 1.25-1.45x one alone there; see ``bench``).
     """
 
     logits: torch.Tensor
     probes: list[torch.Tensor]
     token_ids: torch.Tensor
+    batch_size: int | None = None
+
+    BATCH_SIZE = 8
 
     def compute(self, position: int) -> torch.Tensor:
         """Gradient of the log-probability of the token at ``position``: [layers, heads, R, I] on the CPU."""
-        log_probs = torch.log_softmax(self.logits[position - 1].float(), dim=-1)
-        target = log_probs[self.token_ids[position]]
-        grads = torch.autograd.grad(target, self.probes, retain_graph=True, allow_unused=True)
+        return self.compute_many([position])[0]
+
+    def compute_many(self, positions: Sequence[int]) -> torch.Tensor:
+        """Gradients of the log-probabilities of the tokens at ``positions``: [tokens, layers, heads, R, I] on the CPU.
+
+        One backward pass for all of them, vectorized over a one-hot batch of output gradients
+        (``is_grads_batched``): each row equals ``compute`` of its token. Callers bound the batch's memory (about
+        ``len(positions)`` times one backward's) by asking for ``batch_size`` tokens at a time.
+        """
+        index = torch.as_tensor(list(positions), dtype=torch.long, device=self.logits.device)
+        log_probs = torch.log_softmax(self.logits[index - 1].float(), dim=-1)
+        targets = log_probs.gather(1, self.token_ids[index][:, None])[:, 0]
+        if len(positions) == 1:
+            grads = torch.autograd.grad(targets[0], self.probes, retain_graph=True, allow_unused=True)
+            batched = [None if g is None else g[None] for g in grads]
+        else:
+            one_hot = torch.eye(len(positions), dtype=targets.dtype, device=targets.device)
+            batched = list(
+                torch.autograd.grad(
+                    targets, self.probes, one_hot, retain_graph=True, allow_unused=True, is_grads_batched=True
+                )
+            )
         return torch.stack(
-            [torch.zeros_like(p) if g is None else g for g, p in zip(grads, self.probes, strict=True)]
+            [p.new_zeros(len(positions), *p.shape) if g is None else g for g, p in zip(batched, self.probes, strict=True)],
+            dim=1,
         ).cpu()
+
+    def tokens_per_pass(self) -> int:
+        """How many tokens ``compute_many`` should be given at a time (``batch_size``, resolved)."""
+        if self.batch_size is not None:
+            return max(1, self.batch_size)
+        return 1 if self.logits.device.type == "cpu" else self.BATCH_SIZE
+
+
+@dataclass
+class FullMatrices:
+    """Every layer's whole attention matrix, for the methods that need all rows (relevancy, rollout).
+
+    Attributes:
+        attn: per layer in the order the layers ran, [heads, T, keys] on the CPU.
+        kinds: per layer, "self" (keys: the sequence) or "cross" (keys: the image features).
+        grad: per layer, the whole-sequence gradient [heads, T, keys] (``gradients="sequence"``), or None.
+        logits: [T, vocab] logits still attached to the capture's graph (``gradients="token"``), or None.
+        probes: per layer, the zero probe [heads, T, keys] the attention outputs depend on, or None.
+        token_ids: LongTensor [T] on the logits' device, or None.
+    """
+
+    attn: list[torch.Tensor]
+    kinds: list[str]
+    grad: list[torch.Tensor] | None = None
+    logits: torch.Tensor | None = None
+    probes: list[torch.Tensor] | None = None
+    token_ids: torch.Tensor | None = None
+
+    def gradients_for(self, position: int) -> list[torch.Tensor] | None:
+        """Per layer, the gradient [heads, T, keys] of the token at ``position`` (or the sequence's), else None."""
+        if self.grad is not None:
+            return self.grad
+        if self.logits is None or self.probes is None or self.token_ids is None:
+            return None
+        if position == 0:
+            raise ValueError("The first token has no log-probability, so no gradient; choose a later token.")
+        target = torch.log_softmax(self.logits[position - 1].float(), dim=-1)[self.token_ids[position]]
+        grads = torch.autograd.grad(target, self.probes, retain_graph=True, allow_unused=True)
+        return [(torch.zeros_like(p) if g is None else g).cpu() for g, p in zip(grads, self.probes, strict=True)]
 
 
 class Trace:
@@ -61,6 +127,10 @@ class Trace:
         image_layouts: per image, where its tokens sit (views with [rows, cols] positions and boxes).
         images: per image, the original picture given to ``capture(images=...)``, else the processed one.
         gradients: "token" (per-token gradients computed on demand) or "sequence" (one whole-sequence gradient).
+
+    Methods that ask for more (see ``core.method.Needs``) find it in ``scores`` ([layers, heads, R, I] pre-softmax
+    scores), ``row_grad`` ([layers, heads, R], per row ``sum_k A_ik dL/dA_ik`` over all keys, for the score
+    gradients; or ``row_gradients`` computing it per token) and ``full`` (every layer's whole matrix).
 
     ``columns`` (LongTensor [I]) gives the key index of each captured column when the image is not in the
     sequence (cross-attention models); by default the columns are the image-token positions. ``token_strings``,
@@ -86,6 +156,10 @@ class Trace:
         special_mask: list[bool] | None = None,
         grad_rows: dict[tuple[int, int], torch.Tensor] | None = None,
         grads_captured: bool = False,
+        scores: torch.Tensor | None = None,
+        row_grad: torch.Tensor | None = None,
+        row_gradients: TokenGradients | None = None,
+        full: FullMatrices | None = None,
     ):
         self.token_ids = list(token_ids)
         self.gen_start = gen_start
@@ -110,6 +184,11 @@ class Trace:
         # Gradients were captured, though a trace read from a file holds only the rows computed before saving.
         self._has_grad = grads_captured or grad is not None or token_gradients is not None or bool(self._grad_rows)
         self._canvases: dict[int, Canvas] = {}
+        self.scores = scores
+        self._row_grad = row_grad
+        self._row_gradients = row_gradients
+        self._row_grad_cache: dict[int, torch.Tensor] = {}
+        self.full = full
         self._token_strings = list(token_strings) if token_strings is not None else None
         self._special_mask = list(special_mask) if special_mask is not None else None
         if attn is None and not self._has_grad:
@@ -234,19 +313,25 @@ class Trace:
             )
         return row
 
+    def _grid(self, image_index: int, view: str | None) -> Canvas:
+        """The grid that ``_spatial`` puts one image's columns on, its positions read as captured columns."""
+        grid = self._canvases.get(image_index) if view is None else None
+        if grid is None:
+            layout = self.image_layouts[image_index]
+            grid = Canvas.of_view(layout.view(view)) if view is not None or is_plain(layout) else canvas(layout)
+            grid = replace(grid, positions=self._col_of[grid.positions])
+            if view is None:
+                self._canvases[image_index] = grid
+        return grid
+
     def _spatial(self, values: torch.Tensor, image_index: int, view: str | None) -> torch.Tensor:
         """[..., I] values of query rows -> [..., rows, cols] over one image.
 
         With ``view=None`` the grid covers the whole picture and every view is spread onto it (see
-        ``layouts.canvas``); with a view's name, that view's own grid.
+        ``layouts.canvas``); with a view's name, that view's own grid. A plain layout's grid is a view of ``values``
+        (no copy).
         """
-        layout = self.image_layouts[image_index]
-        if view is not None or is_plain(layout):
-            return values[..., self._col_of[layout.view(view).positions]]
-        if image_index not in self._canvases:
-            self._canvases[image_index] = canvas(layout)
-        grid = self._canvases[image_index]
-        return grid.apply(values[..., self._col_of[grid.positions]])
+        return self._grid(image_index, view).take(values)
 
     def _grad_row(self, position: int, row: int) -> torch.Tensor:
         """Gradient [layers, heads, I] on query ``row`` for the token at ``position``."""
@@ -256,18 +341,27 @@ class Trace:
             raise ValueError("This trace holds no gradients: capture with store_grads=True.")
         key = (position, row)
         if key not in self._grad_rows:
-            if self._token_gradients is None:
-                raise ValueError(
-                    f"The gradient of the token at position {position} was not computed before this trace was saved, "
-                    "and a trace read from a file cannot compute it. Before saving, compute the gradients you need "
-                    "(trace.maps(trace.text_positions, 'grad') computes them all), or capture again."
-                )
-            if position == 0:
-                raise ValueError("The first token has no log-probability, so no gradient; choose a later token.")
-            full = self._token_gradients.compute(position)
-            for r in {row, int(self._row_of[position]), int(self._row_of[position - 1])} - {-1}:
-                self._grad_rows[(position, r)] = full[:, :, r].clone()
+            self._compute_grads([position])
         return self._grad_rows[key]
+
+    def _compute_grads(self, positions: Sequence[int]) -> None:
+        """Compute the gradients of the tokens at ``positions`` and keep their rows: each token's own query row and
+        its predecessor's (the rows ``align="token"`` and ``"predicting"`` read), ``batch_size`` tokens per pass."""
+        gradients = self._token_gradients
+        if gradients is None:
+            raise ValueError(
+                f"The gradient of the token at position {positions[0]} was not computed before this trace was saved, "
+                "and a trace read from a file cannot compute it. Before saving, compute the gradients you need "
+                "(trace.maps(trace.text_positions, 'grad') computes them all), or capture again."
+            )
+        if 0 in positions:
+            raise ValueError("The first token has no log-probability, so no gradient; choose a later token.")
+        size = gradients.tokens_per_pass()
+        for start in range(0, len(positions), size):
+            chunk = positions[start : start + size]
+            for position, full in zip(chunk, gradients.compute_many(chunk), strict=True):
+                for row in {int(self._row_of[position]), int(self._row_of[position - 1])} - {-1}:
+                    self._grad_rows[(position, row)] = full[:, :, row].clone()
 
     def _map(self, kind: str, position: int, row: int, image_index: int, view: str | None) -> SaliencyMap:
         if kind == "attn":
@@ -281,7 +375,7 @@ class Trace:
     def map(
         self,
         token: int | Selector,
-        mode: str | Callable[[SaliencyMap, SaliencyMap], SaliencyMap] | None = None,
+        mode: Method | None = None,
         image_index: int = 0,
         *,
         align: Align = "predicting",
@@ -317,20 +411,100 @@ class Trace:
             return self._map(mode, position, row, image_index, view)
         if not callable(mode):
             raise TypeError(f"mode must be a string or a callable fn(attn, grad), not {type(mode).__name__}.")
-        if self.modes != MODES:
-            raise ValueError(
-                f"{getattr(mode, '__name__', type(mode).__name__)} needs attention and gradients, but this trace "
-                f"holds only {self.modes}: capture with store_attns=True and store_grads=True."
+        name = method_name(mode)
+        if isinstance(mode, TraceMethod):
+            self.check_needs(mode.needs, name)
+            result = mode(self._method_inputs(position, row, align, image_index, view))
+        else:
+            self.check_needs(Needs(attention=True, gradients=True), name)
+            result = mode(
+                self._map("attn", position, row, image_index, view), self._map("grad", position, row, image_index, view)
             )
-        result = mode(
-            self._map("attn", position, row, image_index, view), self._map("grad", position, row, image_index, view)
-        )
         if not isinstance(result, SaliencyMap):
             raise TypeError(
-                f"The trace transform {getattr(mode, '__name__', mode)!r} returned {type(result).__name__}; "
-                "it must return a SaliencyMap."
+                f"The trace transform {name!r} returned {type(result).__name__}; it must return a SaliencyMap."
             )
         return result
+
+    def missing(self, needs: Needs) -> list[str]:
+        """What of ``needs`` this trace lacks, in words; empty when a method with these needs can run."""
+        lacks = []
+        if needs.attention and self.attn is None:
+            lacks.append("attention (store_attns=True)")
+        if needs.gradients and not self._has_grad:
+            lacks.append("gradients (store_grads=True)")
+        if needs.scores and self.scores is None:
+            lacks.append("pre-softmax scores")
+        if needs.scores and needs.gradients and self._row_grad is None and self._row_gradients is None:
+            lacks.append("the gradients of the pre-softmax scores")
+        if needs.all_rows and self.full is None:
+            lacks.append("every layer's whole attention matrix")
+        full = self.full
+        if needs.all_rows and needs.gradients and full is not None and full.grad is None and full.probes is None:
+            lacks.append("the gradients of the whole attention matrices")
+        return lacks
+
+    def check_needs(self, needs: Needs, name: str = "This method") -> None:
+        """Raise a ValueError naming what the trace lacks for a method with ``needs``, and how to capture it."""
+        lacks = self.missing(needs)
+        if not lacks:
+            return
+        if needs.scores or needs.all_rows:
+            how = f"SaliencyExtractor(model, processor, methods=[{name}]) records what the method declares it needs"
+        else:
+            how = "capture with store_attns=True and store_grads=True"
+        raise ValueError(f"{name} needs {', '.join(lacks)}, which this trace does not hold: {how}.")
+
+    def _method_inputs(self, position: int, row: int, align: Align, image_index: int, view: str | None) -> MethodInputs:
+        """What a TraceMethod may read for the token at ``position`` explained by text row ``row``."""
+
+        def spatial(values: torch.Tensor) -> SaliencyMap:
+            return SaliencyMap(self._spatial(values.float(), image_index, view))
+
+        def score_grad() -> SaliencyMap:
+            if self.attn is None or self.scores is None:
+                raise ValueError("The score gradient needs the attention and the scores of the trace.")
+            attn = self.attn[:, :, row].float()
+            row_sum = self._row_grad_row(position, row)[..., None]
+            return spatial(attn * (self._grad_row(position, row).float() - row_sum))
+
+        def matrices() -> list[LayerMatrices]:
+            if self.full is None:
+                raise ValueError("This trace holds no whole attention matrices.")
+            grads = self.full.gradients_for(position)
+            return [
+                LayerMatrices(kind, attn.float(), None if grads is None else grads[i].float())  # type: ignore[arg-type]
+                for i, (kind, attn) in enumerate(zip(self.full.kinds, self.full.attn, strict=True))
+            ]
+
+        offset = len(self.token_ids) if self._cross else 0
+
+        def image_map(values: torch.Tensor) -> SaliencyMap:
+            return spatial(values[..., offset + self._cols])
+
+        return MethodInputs(
+            position=position,
+            query=position if align == "token" else position - 1,
+            text_length=len(self.token_ids),
+            sources={
+                "attn": lambda: self._map("attn", position, row, image_index, view),
+                "grad": lambda: self._map("grad", position, row, image_index, view),
+                "scores": lambda: spatial(self.scores[:, :, row]),  # type: ignore[index]
+                "score_grad": score_grad,
+                "matrices": matrices,
+            },
+            image_map=image_map,
+        )
+
+    def _row_grad_row(self, position: int, row: int) -> torch.Tensor:
+        """[layers, heads]: ``sum_k A_ik dL/dA_ik`` over every key of query ``row``, for the token at ``position``."""
+        if self._row_grad is not None:
+            return self._row_grad[:, :, row].float()
+        if self._row_gradients is None:
+            raise ValueError("This trace holds no gradients of its pre-softmax scores.")
+        if position not in self._row_grad_cache:
+            self._row_grad_cache[position] = self._row_gradients.compute(position)
+        return self._row_grad_cache[position][:, :, row].float()
 
     def save(self, path: str | Path) -> None:
         """Write the trace to one safetensors file (tensors, pictures and JSON metadata; no pickle).

@@ -1,8 +1,36 @@
-"""Saliency methods that combine a token's attention and gradient maps (TraceTransforms).
+"""Saliency methods: ``trace.map(token, mode=method)``.
 
-Use them as ``trace.map(token, mode=gradcam)``.
+Plain functions ``fn(attn, grad)`` (the reference library's signature) and :class:`~vl_saliency_widget.core.method.
+TraceMethod` objects that declare what they need; list the latter in ``SaliencyExtractor(..., methods=[...])``.
 """
 
-from .cam import agcam, gradcam
+from ..core.method import LayerMatrices, Method, MethodInputs, Needs, TraceMethod
+from .cam import AGCAM, agcam, agcam_reference, gradcam
+from .propagation import Relevancy, Rollout, relevancy, relevancy_row, rollout, rollout_row
 
-__all__ = ["agcam", "gradcam"]
+METHODS: dict[str, Method] = {
+    "gradcam": gradcam,
+    "agcam": agcam,
+    "agcam_reference": agcam_reference,
+    "relevancy": relevancy,
+    "rollout": rollout,
+}
+"""Every built-in method by name (the widget's method menu offers those the trace can run)."""
+
+__all__ = [
+    "AGCAM",
+    "METHODS",
+    "LayerMatrices",
+    "MethodInputs",
+    "Needs",
+    "Relevancy",
+    "Rollout",
+    "TraceMethod",
+    "agcam",
+    "agcam_reference",
+    "gradcam",
+    "relevancy",
+    "relevancy_row",
+    "rollout",
+    "rollout_row",
+]
