@@ -7,11 +7,16 @@ token's map over the canvas totals the attention it paid to the image.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
+from functools import cached_property
 
 import torch
 
 from .base import ImageLayout, View
+
+RUNS_AS_SLICES = 64
+"""Up to this many runs of consecutive positions, ``Canvas.take`` reads slices; past it, one index_select."""
 
 
 @dataclass(frozen=True)
@@ -22,18 +27,62 @@ class Canvas:
         rows, cols: the canvas grid; cells are ``size / (cols, rows)`` pixels.
         positions: LongTensor [n] of the sequence positions of every view's cells.
         weights: [n, rows * cols]: how much of each cell's value each canvas cell receives (rows sum to 1, or to 0
-            for a cell off the picture).
+            for a cell off the picture); None when the cells are the grid itself, row-major (one view's own grid).
     """
 
     rows: int
     cols: int
     positions: torch.Tensor
-    weights: torch.Tensor
+    weights: torch.Tensor | None
+
+    @classmethod
+    def of_view(cls, view: View) -> Canvas:
+        """One view on its own grid: the identity map of its cells, row-major."""
+        rows, cols = view.grid
+        return cls(rows=rows, cols=cols, positions=view.positions.reshape(-1), weights=None)
 
     def apply(self, values: torch.Tensor) -> torch.Tensor:
-        """[..., n] values of ``positions`` -> [..., rows, cols] canvas."""
-        out = values.to(self.weights.dtype) @ self.weights
-        return out.reshape(*values.shape[:-1], self.rows, self.cols)
+        """[..., n] float values of ``positions`` -> [..., rows, cols] canvas (float32 when spreading)."""
+        lead = values.shape[:-1]
+        if self.weights is None:
+            return values.reshape(*lead, self.rows, self.cols)
+        # weights has one to a few non-zeros per canvas cell: a sparse product skips the zeros of the dense one.
+        flat = values.reshape(-1, values.shape[-1]).to(self.weights.dtype)
+        out = torch.sparse.mm(self._spread, flat.T).T
+        return out.reshape(*lead, self.rows, self.cols)
+
+    def take(self, values: torch.Tensor) -> torch.Tensor:
+        """[..., K] values over a wider axis that ``positions`` index -> [..., rows, cols]: ``apply`` of
+        ``values[..., positions]``, read as slices of the runs of consecutive positions (a view of ``values`` when
+        the positions are one run and the cells are the grid)."""
+        runs = self._runs
+        if len(runs) == 1:
+            start, stop = runs[0]
+            picked = values[..., start:stop]
+        elif len(runs) <= RUNS_AS_SLICES:
+            picked = torch.cat([values[..., start:stop] for start, stop in runs], dim=-1)
+        else:
+            picked = values.index_select(-1, self.positions)
+        return self.apply(picked)
+
+    @cached_property
+    def _runs(self) -> tuple[tuple[int, int], ...]:
+        """``positions`` as (start, stop) runs of consecutive values, in order."""
+        flat = self.positions.reshape(-1)
+        if flat.numel() == 0:
+            return ((0, 0),)
+        breaks = (torch.nonzero(flat[1:] != flat[:-1] + 1).flatten() + 1).tolist()
+        bounds = [0, *breaks, flat.numel()]
+        starts = flat[bounds[:-1]].tolist()
+        return tuple((s, s + b - a) for s, a, b in zip(starts, bounds[:-1], bounds[1:], strict=True))
+
+    @cached_property
+    def _spread(self) -> torch.Tensor:
+        """``weights`` transposed, as a sparse CSR matrix [rows * cols, n]."""
+        assert self.weights is not None
+        with warnings.catch_warnings():  # "sparse CSR support is in beta": the product used here is stable
+            warnings.simplefilter("ignore", UserWarning)
+            return self.weights.T.to_sparse_csr()
 
 
 def _cell_size(view: View) -> tuple[float, float]:
