@@ -122,3 +122,16 @@ def test_widget_and_token_strip_on_a_loaded_trace(saved: Path) -> None:
     assert widget.error == ""
     assert widget.map.shape[:2] == (1, 1)
     assert widget.tokens["strings"] == loaded.token_strings
+
+
+def test_a_format_1_file_without_checksum_still_loads(saved: Path, tmp_path: Path) -> None:
+    from vl_saliency_widget.core.storage import read_trace_file
+
+    meta, tensors = read_trace_file(saved)
+    old = tmp_path / "format1.safetensors"
+    save_file(tensors, str(old), metadata={METADATA_KEY: json.dumps(meta | {"format_version": 1})})
+    assert Trace.load(old).token_ids == Trace.load(saved).token_ids
+    meta["format_version"] = 2  # a newer file without its checksum is damaged
+    save_file(tensors, str(old), metadata={METADATA_KEY: json.dumps(meta)})
+    with pytest.raises(ValueError, match=r"checksum"):
+        Trace.load(old)
