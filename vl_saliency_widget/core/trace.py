@@ -14,12 +14,16 @@ from ..layouts import ImageLayout
 from ..layouts.canvas import Canvas, canvas, is_plain
 from .map import SaliencyMap
 from .method import LayerMatrices, Method, MethodInputs, Needs, TraceMethod, method_name
+from .regions import Region, region_mask
 
 if TYPE_CHECKING:
     from ..selectors import Selector
+    from ..transforms.layers import Aggregate, Reduction
 
 Align = Literal["predicting", "token"]
 MODES = ("attn", "grad")
+REDUCE_CHUNK_BYTES = 64 * 2**20
+"""``Trace.maps`` reduces the attention of this many float32 bytes of query rows at a time."""
 
 
 @dataclass
@@ -69,7 +73,10 @@ class TokenGradients:
                 )
             )
         return torch.stack(
-            [p.new_zeros(len(positions), *p.shape) if g is None else g for g, p in zip(batched, self.probes, strict=True)],
+            [
+                p.new_zeros(len(positions), *p.shape) if g is None else g
+                for g, p in zip(batched, self.probes, strict=True)
+            ],
             dim=1,
         ).cpu()
 
@@ -399,7 +406,12 @@ class Trace:
             IndexError: token or image index out of range.
             ValueError: the trace lacks the data the mode needs, or the token has no such row.
         """
-        position = self.position(token)
+        return self._map_at(self.position(token), mode, image_index, align, view)
+
+    def _map_at(
+        self, position: int, mode: Method | None, image_index: int, align: Align, view: str | None
+    ) -> SaliencyMap:
+        """``map`` of the token at absolute ``position``."""
         row = self._row(position, align)
         if not 0 <= image_index < self.total_images:
             raise IndexError(f"image_index {image_index} is out of range: this trace has {self.total_images} image(s).")
@@ -535,16 +547,28 @@ class Trace:
         *,
         align: Align = "predicting",
         view: str | None = None,
+        layer_reduce: Reduction | None = None,
+        head_reduce: Reduction | None = None,
     ) -> torch.Tensor:
         """The maps of many tokens at once: [tokens, layers, heads, rows, cols], one gather for all of them.
 
         ``maps(ps, mode)[k]`` equals ``map(AbsoluteIndex(ps[k]), mode).tensor()``. Per-token gradients not
-        computed yet are computed (a backward pass each).
+        computed yet are computed, several tokens per backward pass on an accelerator (see ``TokenGradients``).
+
+        With ``layer_reduce`` or ``head_reduce`` ("mean", "sum", "max", "min", "prod"), that axis is reduced as
+        ``SaliencyMap.agg`` reduces it: ``maps(ps, mode, layer_reduce=l, head_reduce=h)[k]`` equals
+        ``map(AbsoluteIndex(ps[k]), mode).agg(l, h).tensor()`` up to float rounding, shape
+        [tokens, 1 or layers, 1 or heads, rows, cols]. The reduction runs before the gather wherever the two
+        commute (any reduction on one view's grid; "mean" and "sum" on a whole-picture canvas, whose spreading is
+        linear), so the precompute of every token's aggregate reads each attention entry once.
 
         Args:
             positions: absolute sequence positions of text tokens.
             mode: "attn" or "grad".
+            layer_reduce, head_reduce: reductions of the layer and head axes; None keeps the axis.
         """
+        from ..transforms.layers import Aggregate
+
         if mode not in MODES:
             raise ValueError(f"maps() takes mode 'attn' or 'grad', not {mode!r}; use map() for trace transforms.")
         if not 0 <= image_index < self.total_images:
@@ -552,16 +576,45 @@ class Trace:
         outside = [p for p in positions if not 0 <= p < len(self.token_ids)]
         if outside:
             raise IndexError(f"Positions {outside} are outside the sequence of {len(self.token_ids)} tokens.")
+        reduce = Aggregate(layer_reduce=layer_reduce, head_reduce=head_reduce)
         rows = [self._row(p, align) for p in positions]
+        grid = self._grid(image_index, view)
+        linear = {layer_reduce, head_reduce} <= {"mean", "sum", None}
+        early = (layer_reduce is not None or head_reduce is not None) and (grid.weights is None or linear)
         if mode == "attn":
             if self.attn is None:
                 raise ValueError("This trace holds no attention: capture with store_attns=True.")
-            values = self.attn.index_select(2, torch.as_tensor(rows, dtype=torch.long)).permute(2, 0, 1, 3)
+            index = torch.as_tensor(rows, dtype=torch.long)
+            if early:
+                values = self._reduced_attention(reduce, index)
+            else:
+                values = self.attn.index_select(2, index).permute(2, 0, 1, 3).float()
         elif not positions:
             values = torch.zeros(0, *self._grad_shape())
         else:
-            values = torch.stack([self._grad_row(p, r) for p, r in zip(positions, rows, strict=True)])
-        return self._spatial(values.float(), image_index, view)
+            if self._grad is None:
+                missing = [p for p, r in zip(positions, rows, strict=True) if (p, r) not in self._grad_rows]
+                if missing:
+                    self._compute_grads(list(dict.fromkeys(missing)))
+            values = torch.stack([self._grad_row(p, r) for p, r in zip(positions, rows, strict=True)]).float()
+            if early:
+                values = reduce.reduce(values.unsqueeze(-2)).squeeze(-2)
+        maps = grid.take(values)
+        return reduce.reduce(maps) if (layer_reduce is not None or head_reduce is not None) and not early else maps
+
+    def _reduced_attention(self, reduce: Aggregate, rows: torch.Tensor) -> torch.Tensor:
+        """[tokens, 1 or layers, 1 or heads, I]: ``reduce`` of the float attention on query ``rows``.
+
+        When the rows are most of the captured ones, every row is reduced in place (a read of the attention, no
+        gathered copy) and the wanted rows picked from the small result; else the rows are gathered first.
+        """
+        assert self.attn is not None
+        total = self.attn.shape[2]
+        if rows.numel() * 2 < total:
+            return reduce.reduce(self.attn.index_select(2, rows).float()).permute(2, 0, 1, 3)
+        step = max(1, REDUCE_CHUNK_BYTES // max(1, 4 * self.attn[:, :, :1].numel()))
+        parts = [reduce.reduce(self.attn[:, :, start : start + step].float()) for start in range(0, total, step)]
+        return torch.cat(parts, dim=2).index_select(2, rows).permute(2, 0, 1, 3)
 
     def _grad_shape(self) -> tuple[int, int, int]:
         """(layers, heads, I) of a gradient row."""
@@ -573,6 +626,99 @@ class Trace:
         if self._grad_rows:
             return tuple(next(iter(self._grad_rows.values())).shape)  # type: ignore[return-value]
         raise ValueError("This trace holds no gradients: capture with store_grads=True.")
+
+    def tokens_for(
+        self,
+        region: Region,
+        image_index: int = 0,
+        mode: Method = "attn",
+        *,
+        align: Align = "predicting",
+        view: str | None = None,
+        layer_reduce: Reduction = "mean",
+        head_reduce: Reduction = "mean",
+    ) -> torch.Tensor:
+        """Image to text: how much each token's map puts on ``region`` of the image.
+
+        Every text token's map (the same as ``map(token, mode, image_index, align=align, view=view)``, reduced over
+        layers and heads) is summed over the region's cells.
+
+        Args:
+            region: a cell ``(row, col)`` of the map's grid, a box ``(left, top, right, bottom)`` in pixels of the
+                picture (of the view's area with ``view=``), or a boolean mask [rows, cols] of the grid.
+            mode: "attn", "grad" or any method; string modes run as one vectorised gather, methods once per token
+                (per-token gradients cost a backward pass each the first time).
+
+        Returns:
+            FloatTensor [T]: per sequence position, its score; NaN where a token has no map (image tokens, and with
+            ``align="predicting"`` the first token and tokens that follow an image token).
+        """
+        from ..transforms.layers import Aggregate
+
+        if not 0 <= image_index < self.total_images:
+            raise IndexError(f"image_index {image_index} is out of range: this trace has {self.total_images} image(s).")
+        if align == "predicting":
+            positions = self.text_positions
+        elif align == "token":
+            positions = self._rows.tolist()
+        else:
+            raise ValueError(f"align must be 'predicting' or 'token', not {align!r}.")
+        if isinstance(mode, str):
+            values = self.maps(
+                positions, mode, image_index, align=align, view=view, layer_reduce=layer_reduce, head_reduce=head_reduce
+            )
+        else:
+            reduce = Aggregate(layer_reduce, head_reduce)
+            values = torch.stack([reduce(self._map_at(p, mode, image_index, align, view)).tensor() for p in positions])
+        layout = self.image_layouts[image_index]
+        if view is None:
+            size = layout.size
+        else:
+            left, top, right, bottom = layout.view(view).box
+            size = (round(right - left), round(bottom - top))
+            if isinstance(region, tuple) and len(region) == 4:
+                region = (region[0] - left, region[1] - top, region[2] - left, region[3] - top)
+        mask = region_mask(region, (values.shape[-2], values.shape[-1]), size)
+        out = torch.full((len(self.token_ids),), float("nan"))
+        out[torch.as_tensor(positions, dtype=torch.long)] = values[..., mask].sum(-1).reshape(len(positions)).float()
+        return out
+
+    def sinks(
+        self,
+        image_index: int = 0,
+        *,
+        view: str | None = None,
+        share: float = 5.0,
+        quantile: float = 0.25,
+        max_queries: int = 64,
+    ) -> torch.Tensor:
+        """Image cells that draw attention whatever the text asks: attention sinks and register-like artifacts.
+
+        For every layer and head, each text query's attention over the image is scaled to sum to 1; a cell is a
+        sink when even its ``quantile`` (over the text queries) share exceeds ``share`` times the uniform share
+        1 / cells, i.e. nearly every query, whatever its text, puts that much on it. Mask them with
+        ``T.MaskSinks(trace.sinks())`` before normalising.
+
+        Args:
+            share: how many times the uniform share a sink's attention must exceed.
+            quantile: the share of queries allowed below that (0.25: three queries in four must exceed it).
+            max_queries: text queries used, evenly spread over the sequence (bounds the memory).
+
+        Returns:
+            BoolTensor [layers, heads, H, W] on the grid of ``map(..., view=view)``.
+        """
+        if self.attn is None:
+            raise ValueError("Finding sinks needs attention: capture with store_attns=True.")
+        if not 0.0 <= quantile < 1.0 or share <= 0:
+            raise ValueError(f"quantile must lie in [0, 1) and share be positive, not {quantile} and {share}.")
+        rows = self._rows.tolist()
+        step = max(1, len(rows) // max_queries)
+        values = self.maps(rows[::step][:max_queries], "attn", image_index, align="token", view=view)
+        cells = values.shape[-2] * values.shape[-1]
+        scaled = values / values.sum(dim=(-2, -1), keepdim=True).clamp(min=1e-30)
+        k = max(1, int(quantile * scaled.shape[0]) + 1) if quantile > 0 else 1
+        low = scaled.kthvalue(min(k, scaled.shape[0]), dim=0).values
+        return low > share / cells
 
     def visualize_tokens(self, return_html: bool = False) -> str | None:
         """Show the sequence as an HTML token strip (prompt vs generated, image tokens skipped)."""

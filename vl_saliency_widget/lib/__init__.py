@@ -6,6 +6,8 @@ TraceMethod` objects that declare what they need; list the latter in ``SaliencyE
 
 from ..core.method import LayerMatrices, Method, MethodInputs, Needs, TraceMethod
 from .cam import AGCAM, agcam, agcam_reference, gradcam
+from .compare import difference
+from .heads import HeadRanking, rank_localization_heads
 from .propagation import Relevancy, Rollout, relevancy, relevancy_row, rollout, rollout_row
 
 METHODS: dict[str, Method] = {
@@ -20,6 +22,7 @@ METHODS: dict[str, Method] = {
 __all__ = [
     "AGCAM",
     "METHODS",
+    "HeadRanking",
     "LayerMatrices",
     "MethodInputs",
     "Needs",
@@ -28,7 +31,9 @@ __all__ = [
     "TraceMethod",
     "agcam",
     "agcam_reference",
+    "difference",
     "gradcam",
+    "rank_localization_heads",
     "relevancy",
     "relevancy_row",
     "rollout",

@@ -7,6 +7,7 @@ from .functional import Abs, Normalize, ReLU, Sigmoid, abs, normalize, relu, sig
 from .layers import Aggregate, FirstNLayers, LastNLayers, Reduction, SelectHeads, SelectLayers
 from .localization import LocalizationHeads
 from .pipe import Chainable, ChainableFunction, Pipeline, TraceTransform, Transform, chainable
+from .sinks import MaskSinks
 from .spatial import Binarize, GaussianSmoothing, Upscale
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "GaussianSmoothing",
     "LastNLayers",
     "LocalizationHeads",
+    "MaskSinks",
     "Normalize",
     "Pipeline",
     "ReLU",

@@ -26,7 +26,9 @@ def overlay(
     show_colorbar: bool = True,
     **imshow_kwargs: Any,
 ) -> Figure:
-    """Draw a saliency map, min-max scaled to [0, 1], over an image.
+    """Draw a saliency map, min-max scaled to [0, 1], over an image; a signed map (negative and positive values, as
+    ``lib.difference`` makes) is scaled by its largest magnitude to [-1, 1] and drawn with a diverging colormap
+    centred on 0.
 
     The map is resized bilinearly to the image's pixel size; without an image it is drawn at its own
     resolution. Nothing is displayed: the figure is returned (``SaliencyMap.plot`` shows it).
@@ -39,7 +41,7 @@ def overlay(
         figsize: size of a new figure in inches.
         show_colorbar: add a colorbar for the scaled saliency.
         **imshow_kwargs: passed to ``imshow`` for the map; defaults ``cmap="inferno"``, ``alpha=0.5`` over an
-            image (1.0 without), ``vmin=0``, ``vmax=1``.
+            image (1.0 without), ``vmin=0``, ``vmax=1`` (``cmap="RdBu_r"``, ``vmin=-1`` for a signed map).
 
     Returns:
         The root figure holding the axes.
@@ -55,16 +57,25 @@ def overlay(
     pixels = None if image is None else np.asarray(image)
     if pixels is not None:
         saliency_map = saliency_map >> Upscale(pixels.shape[0], pixels.shape[1], mode="bilinear")
-    heat = normalize(saliency_map).numpy()[0, 0]  # [height, width] in [0, 1]
+    values = saliency_map.numpy()[0, 0]
+    signed = bool(values.min() < 0 < values.max())
+    # [height, width]: in [-1, 1] with 0 kept at 0 for a signed map, else min-max scaled to [0, 1]
+    heat = values / np.abs(values).max() if signed else normalize(saliency_map).numpy()[0, 0]
 
     if ax is None:
         ax = Figure(figsize=figsize).add_subplot()
     if pixels is not None:
         ax.imshow(pixels, cmap="gray" if pixels.ndim == 2 else None)
-    style = {"cmap": "inferno", "alpha": 0.5 if pixels is not None else 1.0, "vmin": 0.0, "vmax": 1.0}
+    style = {
+        "cmap": "RdBu_r" if signed else "inferno",
+        "alpha": 0.5 if pixels is not None else 1.0,
+        "vmin": -1.0 if signed else 0.0,
+        "vmax": 1.0,
+    }
     drawn = ax.imshow(heat, **{**style, **imshow_kwargs})
     if show_colorbar:
-        ax.figure.colorbar(drawn, ax=ax, label="Saliency (scaled to [0, 1])")
+        label = "Signed saliency (scaled by the largest magnitude)" if signed else "Saliency (scaled to [0, 1])"
+        ax.figure.colorbar(drawn, ax=ax, label=label)
     if title:
         ax.set_title(title)
     ax.set_axis_off()
