@@ -7,7 +7,7 @@ import torch
 
 from vl_saliency_widget import SaliencyExtractor
 from vl_saliency_widget.layouts import ImageLayout, View
-from vl_saliency_widget.layouts.canvas import canvas
+from vl_saliency_widget.layouts.canvas import RUNS_AS_SLICES, Canvas, canvas
 from vl_saliency_widget.testing import tiny_image, tiny_inputs, tiny_vlm
 
 from ..core.conftest import CAPTURED
@@ -54,3 +54,26 @@ def test_whole_picture_map_totals_the_attention_paid_to_the_image(name: str) -> 
     torch.testing.assert_close(whole.sum(dim=(-1, -2)), trace.attn[:, :, -1][:, :, cells].sum(dim=-1))
     # The grid covers the original picture: boxes are in its pixels, whatever the processor's frame.
     assert layout.size == image.size
+
+
+def test_take_reads_runs_of_columns_as_the_gather_would() -> None:
+    fine = View("fine", torch.tensor([[3, 4], [9, 10]]), (0.0, 0.0, 20.0, 20.0))
+    coarse = View("global", torch.tensor([[0]]), (0.0, 0.0, 20.0, 20.0))
+    values = torch.rand(2, 3, 12)
+    for layout in (ImageLayout(views=(fine,), size=(20, 20)), ImageLayout(views=(fine, coarse), size=(20, 20))):
+        grid = canvas(layout)
+        torch.testing.assert_close(grid.take(values), grid.apply(values[..., grid.positions]))
+        assert grid.weights is not None
+        dense = (values[..., grid.positions] @ grid.weights).reshape(2, 3, grid.rows, grid.cols)
+        torch.testing.assert_close(grid.apply(values[..., grid.positions]), dense)
+    own = Canvas.of_view(fine)
+    assert torch.equal(own.take(values), values[..., fine.positions.reshape(-1)].reshape(2, 3, 2, 2))
+
+
+def test_take_of_scattered_columns_past_the_slice_limit() -> None:
+    positions = torch.arange(0, 2 * (RUNS_AS_SLICES + 1), 2)
+    grid = Canvas(rows=1, cols=positions.numel(), positions=positions, weights=None)
+    values = torch.rand(3, 2 * positions.numel())
+    assert torch.equal(grid.take(values), values[:, positions].reshape(3, 1, -1))
+    one_run = Canvas(rows=2, cols=2, positions=torch.arange(5, 9), weights=None)
+    assert one_run.take(values)._base is values  # a view, no copy

@@ -7,7 +7,6 @@ token's map over the canvas totals the attention it paid to the image.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -42,14 +41,23 @@ class Canvas:
         return cls(rows=rows, cols=cols, positions=view.positions.reshape(-1), weights=None)
 
     def apply(self, values: torch.Tensor) -> torch.Tensor:
-        """[..., n] float values of ``positions`` -> [..., rows, cols] canvas (float32 when spreading)."""
+        """[..., n] float values of ``positions`` -> [..., rows, cols] canvas (float32 when spreading).
+
+        Each canvas cell sums its few sources one after the other, the same way for any number of leading maps,
+        so a stack of maps spreads exactly as each map alone (a dense product would sum the zeros too, in an order
+        that depends on the stack's size).
+        """
         lead = values.shape[:-1]
         if self.weights is None:
             return values.reshape(*lead, self.rows, self.cols)
-        # weights has one to a few non-zeros per canvas cell: a sparse product skips the zeros of the dense one.
-        flat = values.reshape(-1, values.shape[-1]).to(self.weights.dtype)
-        out = torch.sparse.mm(self._spread, flat.T).T
-        return out.reshape(*lead, self.rows, self.cols)
+        sources, weights = self._sources
+        n = values.shape[-1]
+        columns = values.new_zeros(n + 1, lead.numel(), dtype=self.weights.dtype)  # row n: the padding source
+        columns[:n] = values.reshape(-1, n).T
+        out = columns.index_select(0, sources[:, 0]) * weights[:, :1]
+        for k in range(1, sources.shape[1]):
+            out += columns.index_select(0, sources[:, k]) * weights[:, k : k + 1]
+        return out.T.reshape(*lead, self.rows, self.cols)
 
     def take(self, values: torch.Tensor) -> torch.Tensor:
         """[..., K] values over a wider axis that ``positions`` index -> [..., rows, cols]: ``apply`` of
@@ -77,12 +85,20 @@ class Canvas:
         return tuple((s, s + b - a) for s, a, b in zip(starts, bounds[:-1], bounds[1:], strict=True))
 
     @cached_property
-    def _spread(self) -> torch.Tensor:
-        """``weights`` transposed, as a sparse CSR matrix [rows * cols, n]."""
+    def _sources(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per canvas cell, its sources in ``positions`` order and their weights: LongTensor [rows * cols, k] and
+        [rows * cols, k], padded with source n (a zero) and weight 0 to the most sources any cell has."""
         assert self.weights is not None
-        with warnings.catch_warnings():  # "sparse CSR support is in beta": the product used here is stable
-            warnings.simplefilter("ignore", UserWarning)
-            return self.weights.T.to_sparse_csr()
+        n = self.weights.shape[0]
+        per_cell = self.weights.T != 0  # [rows * cols, n]
+        width = max(1, int(per_cell.sum(dim=1).max()))
+        sources = torch.full((per_cell.shape[0], width), n, dtype=torch.long)
+        weights = torch.zeros(per_cell.shape[0], width, dtype=self.weights.dtype)
+        cell, source = torch.nonzero(per_cell, as_tuple=True)  # row-major: sources of a cell in ascending order
+        slot = torch.arange(cell.numel()) - torch.searchsorted(cell, cell)
+        sources[cell, slot] = source
+        weights[cell, slot] = self.weights[source, cell]
+        return sources, weights
 
 
 def _cell_size(view: View) -> tuple[float, float]:
