@@ -7,6 +7,7 @@ token counts that do not match the grid, ...) have their rows in ``tests/core/te
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -32,6 +33,36 @@ def trace() -> Trace:
 
 
 MAP = SaliencyMap(torch.rand(2, 3, 4, 5))
+
+
+def _with(value: float) -> SaliencyMap:
+    """MAP with one cell of layer 1 set to ``value``."""
+    values = MAP.tensor()
+    values[1, 0, 2, 3] = value
+    return SaliencyMap(values)
+
+
+def _overflowing_capture(dtype: torch.dtype) -> Trace:
+    """A tiny Qwen2-VL whose layer 1 attention scores reach about 1e6: past float16's 65504, within bfloat16's range."""
+    model, processor = tiny_vlm("qwen2_vl")
+    model = model.to(dtype)
+    attention = model.model.language_model.layers[1].self_attn
+    with torch.no_grad():
+        attention.q_proj.weight.mul_(1e2)
+        attention.k_proj.weight.mul_(1e4)
+    image = tiny_image()
+    inputs = {
+        k: v.to(dtype) if v.is_floating_point() else v
+        for k, v in tiny_inputs("qwen2_vl", processor, images=[image]).items()
+    }
+    return SaliencyExtractor(model, processor, gradients="sequence").capture(**inputs, images=[image])
+
+
+def _capture_as_error(dtype: torch.dtype) -> Trace:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        return _overflowing_capture(dtype)
+
 
 # (what the user did, the call, the exception, a pattern its message must match)
 MATRIX: list[tuple[str, Callable[[Trace], Any], type[Exception], str]] = [
@@ -61,6 +92,10 @@ MATRIX: list[tuple[str, Callable[[Trace], Any], type[Exception], str]] = [
     ("a mode name with a typo", lambda t: t.map(0, "atn"), ValueError, r"Unknown mode"),
     ("a method that returns a tensor", lambda t: t.maps([t.gen_start], "gradcam"), ValueError, r"map\(\)"),
     ("positions past the sequence", lambda t: t.maps([10_000]), IndexError, r"outside the sequence"),
+    # Non-finite values: a half-precision model that overflowed (see test_a_float16_overflow_is_reported below).
+    ("normalising a map holding NaN", lambda t: T.normalize(_with(float("nan"))), ValueError, r"1 NaN.*layers \[1\]"),
+    ("normalising a map holding inf", lambda t: _with(float("inf")) >> T.Normalize(), ValueError, r"1 infinite"),
+    ("a float16 model that overflows", lambda t: _capture_as_error(torch.float16), RuntimeWarning, r"\[1\].*bfloat16"),
 ]
 
 
@@ -76,3 +111,20 @@ def test_a_constant_map_normalises_to_finite_zeros() -> None:
     flat = SaliencyMap(torch.full((1, 1, 3, 3), 0.25))
     out = T.normalize(flat).tensor()
     assert torch.isfinite(out).all() and (out == 0).all()
+
+
+def test_a_float16_overflow_is_reported_and_its_maps_never_pass_for_finite() -> None:
+    with pytest.warns(RuntimeWarning, match=r"attention .* layers \[1\]") as caught:
+        trace = _overflowing_capture(torch.float16)
+    assert any("gradients" in str(w.message) for w in caught)
+    assert trace.attn is not None and torch.isfinite(trace.attn[0]).all() and not torch.isfinite(trace.attn[1]).all()
+    token = trace.text_positions[-1] - trace.gen_start
+    finite_layer = trace.map(token) >> T.SelectLayers(0) >> T.normalize()
+    assert torch.isfinite(finite_layer.tensor()).all()
+    with pytest.raises(ValueError, match=r"NaN.*bfloat16 or float32"):
+        trace.map(token).agg() >> T.normalize()
+    # The advice holds: the same weights in bfloat16 capture without a warning, every value finite.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        bfloat16 = _overflowing_capture(torch.bfloat16)
+    assert bfloat16.attn is not None and torch.isfinite(bfloat16.attn).all()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -243,6 +244,20 @@ class SaliencyExtractor:
                 "model does not dispatch attention through transformers' AttentionInterface."
             )
         attn = torch.stack(recorder.attn) if store_attns else None
+        for name, values in (("attention", attn), ("gradients", grad)):
+            finite = None if values is None else torch.isfinite(values).flatten(1).all(dim=1)
+            if finite is not None and not finite.all():
+                layers = self.layers or list(range(self.num_layers))
+                bad = [layers[i] for i in torch.nonzero(~finite).flatten().tolist()]
+                warnings.warn(
+                    f"The captured {name} of {type(self.model).__name__} hold NaN or infinite values in layers {bad} "
+                    f"(numbered as SaliencyExtractor(layers=...)): the model ({next(self.model.parameters()).dtype}) "
+                    "overflowed. Maps of those layers and aggregates over them are not finite, and T.normalize refuses "
+                    "them. Load the model in bfloat16 or float32, or capture the other layers "
+                    "(SaliencyExtractor(..., layers=[...])).",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
         return Trace(
             token_ids=ids[0].tolist(),
             gen_start=plan.gen_start,
