@@ -28,19 +28,54 @@ export interface HeadGridHandlers {
 
 const GRID_WIDTH = 480;
 
-/** Draw one small canvas per (layer, head), all on one colour scale; rebuilt only when the shape changes. */
+interface Shown {
+  detail: NDArray<Float32Array>;
+  colormap: ColormapName;
+  range: [number, number];
+}
+
+/**
+ * One small canvas per (layer, head), all on one colour scale; the cells are rebuilt only when the shape changes,
+ * and a cell is painted only once it scrolls into view (32 x 32 heads paint a few rows, not 1,024 canvases).
+ * `data-painted` on the grid counts the cells painted for the map on screen.
+ */
 export class HeadGrid {
   readonly element: HTMLElement;
   private shape = "";
   private cells: HTMLCanvasElement[] = [];
+  private readonly indexOf = new Map<Element, number>();
+  private readonly visible = new Set<number>();
+  private readonly painted = new Set<number>();
+  private readonly observer: IntersectionObserver | null;
+  private shown: Shown | null = null;
 
-  constructor(
-    private readonly handlers: HeadGridHandlers,
-    private readonly signal: AbortSignal,
-  ) {
+  constructor(handlers: HeadGridHandlers, signal: AbortSignal) {
     this.element = document.createElement("div");
     this.element.className = "vlsw-head-grid";
     this.element.dataset.testid = "head-grid";
+    this.element.addEventListener(
+      "click",
+      (event) => {
+        const cell = (event.target as HTMLElement).closest<HTMLElement>(
+          '[data-testid="head-cell"]',
+        );
+        if (cell)
+          handlers.pick(
+            Number(cell.dataset.layer),
+            Number(cell.dataset.head),
+            event.shiftKey,
+          );
+      },
+      { signal },
+    );
+    this.observer =
+      typeof IntersectionObserver === "undefined"
+        ? null
+        : new IntersectionObserver((entries) => this.onScroll(entries), {
+            root: this.element,
+            rootMargin: "48px",
+          });
+    signal.addEventListener("abort", () => this.observer?.disconnect());
   }
 
   draw(
@@ -51,24 +86,45 @@ export class HeadGrid {
     const [layers, heads, h, w] = detail.shape;
     if (this.shape !== detail.shape.join(",")) this.build(layers, heads, h, w);
     const range = valueRange(detail.data);
-    const size = h * w;
-    this.cells.forEach((cell, i) => {
-      const values = detail.data.subarray(i * size, (i + 1) * size);
-      cell
-        .getContext("2d")
-        ?.putImageData(
-          new ImageData(colorize(values, colormap, range), w, h),
-          0,
-          0,
-        );
-      const layer = Math.floor(i / heads);
-      const head = i % heads;
-      cell.classList.toggle(
-        "selected",
-        selected.some(([l, k]) => l === layer && k === head),
-      );
-    });
+    this.shown = { detail, colormap, range };
+    this.painted.clear();
+    const chosen = new Set(selected.map(([l, k]) => l * heads + k));
+    this.cells.forEach((cell, i) =>
+      cell.classList.toggle("selected", chosen.has(i)),
+    );
+    const inView = this.observer ? this.visible : this.cells.keys();
+    for (const i of inView) this.paint(i);
     this.element.dataset.range = `${range[0]},${range[1]}`;
+  }
+
+  private onScroll(entries: IntersectionObserverEntry[]): void {
+    for (const entry of entries) {
+      const i = this.indexOf.get(entry.target);
+      if (i === undefined) continue;
+      if (entry.isIntersecting) {
+        this.visible.add(i);
+        this.paint(i);
+      } else {
+        this.visible.delete(i);
+      }
+    }
+  }
+
+  private paint(i: number): void {
+    if (!this.shown || this.painted.has(i)) return;
+    const { detail, colormap, range } = this.shown;
+    const [, , h, w] = detail.shape;
+    const size = h * w;
+    const values = detail.data.subarray(i * size, (i + 1) * size);
+    this.cells[i]
+      .getContext("2d")
+      ?.putImageData(
+        new ImageData(colorize(values, colormap, range), w, h),
+        0,
+        0,
+      );
+    this.painted.add(i);
+    this.element.dataset.painted = String(this.painted.size);
   }
 
   private build(layers: number, heads: number, h: number, w: number): void {
@@ -77,6 +133,9 @@ export class HeadGrid {
       12,
       Math.min(48, Math.floor(GRID_WIDTH / heads) - 4),
     );
+    this.observer?.disconnect();
+    this.visible.clear();
+    this.indexOf.clear();
     this.element.replaceChildren();
     this.element.style.gridTemplateColumns = `auto repeat(${heads}, ${cellSize}px)`;
     this.element.append(document.createElement("span"));
@@ -94,15 +153,10 @@ export class HeadGrid {
         cell.dataset.layer = String(l);
         cell.dataset.head = String(k);
         cell.title = `layer ${l}, head ${k} (shift-click to add)`;
-        cell.addEventListener(
-          "click",
-          (event) => this.handlers.pick(l, k, event.shiftKey),
-          {
-            signal: this.signal,
-          },
-        );
+        this.indexOf.set(cell, this.cells.length);
         this.cells.push(cell);
         this.element.append(cell);
+        this.observer?.observe(cell);
       }
     }
   }

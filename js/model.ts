@@ -66,7 +66,13 @@ export type KernelMessage =
       error?: string;
       detail?: { buffer: number; dtype: ArraySpec["dtype"]; shape: number[] };
     }
-  | { type: "progress"; done: number; total: number };
+  | { type: "progress"; done: number; total: number }
+  | {
+      /** Previews computed after the last `previews` update: int32 [n] rows and float32 [n, h, w] maps. */
+      type: "preview";
+      rows: { buffer: number; dtype: "int32"; shape: number[] };
+      maps: { buffer: number; dtype: "float32"; shape: number[] };
+    };
 
 /** Set traits and send them to the kernel in one go. */
 export function update(model: Model, changes: Partial<Traits>): void {

@@ -3,6 +3,8 @@ import { describe, expect, it, vi } from "vitest";
 import {
   createTokenStrip,
   displayText,
+  layoutLines,
+  LINE_HEIGHT,
   stripItems,
   type StripInput,
 } from "./tokens";
@@ -81,7 +83,7 @@ describe("token strip", () => {
     expect(html?.classList.contains("generated")).toBe(true);
     expect(tokens[0].classList.contains("special")).toBe(true);
     expect(tokens[0].classList.contains("mappable")).toBe(false);
-    expect(tokens.find((t) => t.dataset.index === "5")?.textContent).toBe("\n");
+    expect(tokens.find((t) => t.dataset.index === "5")?.textContent).toBe("↵");
     expect(tokens.find((t) => t.dataset.index === "1")?.dataset.grounding).toBe(
       "0.250",
     );
@@ -129,5 +131,50 @@ describe("token strip", () => {
     controller.abort();
     document.querySelector<HTMLElement>('[data-index="8"]')?.click();
     expect(handlers.select).not.toHaveBeenCalled();
+  });
+
+  it("breaks lines where an entry would overflow and after a line break", () => {
+    const items = stripItems(input);
+    // entries: 0, 1, image0, 5 ("\n"), image1, 8, 9
+    expect(layoutLines(items, [10, 10, 30, 10, 30, 10, 10], 60)).toEqual([
+      0, 4,
+    ]);
+    expect(layoutLines(items, [10, 10, 30, 10, 30, 10, 10], 40)).toEqual([
+      0, 2, 4, 6,
+    ]);
+  });
+
+  it("keeps only the lines in view in the DOM, and brings the selected token's line in", () => {
+    const strings = Array.from({ length: 2000 }, (_, i) => `word${i}`);
+    const many: StripInput = {
+      strings,
+      special: strings.map(() => false),
+      imageOf: strings.map(() => -1),
+      genStart: 1000,
+      mappable: strings.map((_, i) => i),
+      grounding: strings.map(() => 0),
+    };
+    const controller = new AbortController();
+    const strip = createTokenStrip(
+      stripItems(many),
+      { select: vi.fn(), hover: vi.fn(), step: vi.fn(), image: vi.fn() },
+      controller.signal,
+    );
+    document.body.replaceChildren(strip.element);
+    const count = () =>
+      document.querySelectorAll('[data-testid="token"]').length;
+    expect(count()).toBeGreaterThan(0);
+    expect(count()).toBeLessThan(400);
+    expect(document.querySelector('[data-index="1900"]')).toBeNull();
+    strip.show(1900, 0);
+    expect(
+      document
+        .querySelector('[data-index="1900"]')
+        ?.getAttribute("aria-selected"),
+    ).toBe("true");
+    expect(count()).toBeLessThan(400);
+    const lines = strip.element.querySelector<HTMLElement>(".vlsw-lines");
+    expect(parseFloat(lines?.style.height ?? "0") % LINE_HEIGHT).toBe(0);
+    controller.abort();
   });
 });

@@ -1,5 +1,6 @@
 // The token strip: prompt and generated tokens, special ones dimmed, image-token runs collapsed into chips,
-// each token tinted by how much it attends to the image. Token text is only ever set with textContent.
+// each token tinted by how much it attends to the image. Token text is only ever set with textContent, and only the
+// lines in view are in the DOM.
 
 /** One entry of the strip: a text token, or a run of image tokens shown as one chip. */
 export type StripItem =
@@ -83,7 +84,68 @@ export interface TokenStrip {
   setPending(pending: (position: number) => boolean): void;
 }
 
-/** Build the strip's DOM; listeners are removed when `signal` aborts. */
+/** Height of one line of the strip in CSS pixels (styles.css sets the same on `.vlsw-line`). */
+export const LINE_HEIGHT = 24;
+/** Lines drawn above and below the visible ones, so that a short scroll never shows an empty band. */
+const OVERSCAN_LINES = 6;
+/** Width assumed before the strip is on the page (and where layout is not computed, as in unit tests). */
+const FALLBACK_WIDTH = 800;
+/** Horizontal room an image chip takes beyond its text: padding, border and margin (styles.css). */
+const CHIP_EXTRA = 22;
+
+/** What one entry shows: token text with line breaks drawn as ↵ (the line ends after it), or a chip's label. */
+export function itemLabel(item: StripItem): string {
+  return item.kind === "image"
+    ? `image ${item.image + 1} · ${item.count} tokens`
+    : item.text.replace(/\n/g, "↵");
+}
+
+/**
+ * Break the entries into lines of at most `width` pixels, the way `white-space: pre-wrap` would: an entry goes on
+ * the next line when it does not fit, and a token holding a line break ends its line.
+ * Returns the index of the first entry of each line.
+ */
+export function layoutLines(
+  items: StripItem[],
+  widths: ArrayLike<number>,
+  width: number,
+): number[] {
+  const starts: number[] = [];
+  let x = 0;
+  let breakAfter = true;
+  items.forEach((item, i) => {
+    if (breakAfter || (x > 0 && x + widths[i] > width)) {
+      starts.push(i);
+      x = 0;
+    }
+    x += widths[i];
+    breakAfter = item.kind === "token" && item.text.includes("\n");
+  });
+  return starts;
+}
+
+function textMeasurer(
+  element: HTMLElement,
+): (text: string, chip: boolean) => number {
+  const context = document.createElement("canvas").getContext?.("2d");
+  const style = getComputedStyle(element);
+  const size = parseFloat(style.fontSize) || 13;
+  if (!context)
+    return (text, chip) =>
+      text.length * size * (chip ? 0.5 : 0.62) + (chip ? CHIP_EXTRA : 0);
+  context.font = style.font || `${size}px monospace`;
+  const chipScale = 11 / size;
+  return (text, chip) => {
+    const w = context.measureText(text).width;
+    return chip ? w * chipScale + CHIP_EXTRA : w;
+  };
+}
+
+/**
+ * Build the strip. Only the lines in view (and a few around them) are in the DOM, so a trace of thousands of
+ * tokens costs a few hundred elements; lines are computed from measured text widths and recomputed when the
+ * strip's width changes. Listeners are removed when `signal` aborts.
+ */
 export function createTokenStrip(
   items: StripItem[],
   handlers: StripHandlers,
@@ -94,22 +156,80 @@ export function createTokenStrip(
   element.tabIndex = 0;
   element.setAttribute("role", "listbox");
   element.setAttribute("aria-label", "tokens");
-  const tokens = new Map<number, HTMLElement>();
-  const chips: HTMLElement[] = [];
-  for (const item of items) {
+  const body = document.createElement("div");
+  body.className = "vlsw-lines";
+  element.append(body);
+
+  const itemOf = new Map<number, number>();
+  items.forEach((item, i) => {
+    if (item.kind === "token") itemOf.set(item.position, i);
+  });
+  let starts: number[] = [];
+  let laidOutWidth = -1;
+  const rendered = new Map<number, HTMLElement>();
+  let selected: number | null = null;
+  let shownImage = -1;
+  let pending: (position: number) => boolean = () => false;
+
+  function lineOf(index: number): number {
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (starts[mid] <= index) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  const viewHeight = () =>
+    element.clientHeight > 0 ? element.clientHeight : 5 * LINE_HEIGHT;
+
+  function layout(): void {
+    const width =
+      element.clientWidth > 0 ? element.clientWidth - 10 : FALLBACK_WIDTH;
+    if (width === laidOutWidth) return;
+    laidOutWidth = width;
+    const measure = textMeasurer(element);
+    const widths = items.map((item) =>
+      measure(itemLabel(item), item.kind === "image"),
+    );
+    starts = layoutLines(items, widths, width);
+    body.style.height = `${starts.length * LINE_HEIGHT}px`;
+    for (const line of rendered.values()) line.remove();
+    rendered.clear();
+  }
+
+  function decorate(node: HTMLElement): void {
+    if (node.dataset.testid === "image-chip") {
+      node.classList.toggle(
+        "selected",
+        node.dataset.image === String(shownImage),
+      );
+      return;
+    }
+    const position = Number(node.dataset.index);
+    const isSelected = position === selected;
+    node.classList.toggle("selected", isSelected);
+    if (node.classList.contains("mappable")) {
+      node.setAttribute("aria-selected", String(isSelected));
+      node.classList.toggle("pending", pending(position));
+    }
+  }
+
+  function build(item: StripItem): HTMLElement {
     if (item.kind === "image") {
       const chip = document.createElement("button");
       chip.type = "button";
       chip.className = "vlsw-image-chip";
       chip.dataset.testid = "image-chip";
       chip.dataset.image = String(item.image);
-      chip.textContent = `image ${item.image + 1} · ${item.count} tokens`;
+      chip.textContent = itemLabel(item);
       chip.addEventListener("click", () => handlers.image(item.image), {
         signal,
       });
-      chips.push(chip);
-      element.append(chip);
-      continue;
+      decorate(chip);
+      return chip;
     }
     const span = document.createElement("span");
     span.className = "vlsw-token";
@@ -120,7 +240,7 @@ export function createTokenStrip(
     span.dataset.index = String(item.position);
     span.dataset.grounding = item.grounding.toFixed(3);
     span.style.setProperty("--grounding", String(item.grounding));
-    span.textContent = item.text;
+    span.textContent = itemLabel(item);
     span.title = `position ${item.position}${item.mappable ? "" : " (no map)"}`;
     if (item.mappable) {
       span.setAttribute("role", "option");
@@ -130,10 +250,47 @@ export function createTokenStrip(
       span.addEventListener("mouseenter", () => handlers.hover(item.position), {
         signal,
       });
-      tokens.set(item.position, span);
     }
-    element.append(span);
+    decorate(span);
+    return span;
   }
+
+  /** Put the lines in view into the DOM and take the others out. */
+  function draw(): void {
+    layout();
+    const height = viewHeight();
+    const first = Math.max(
+      0,
+      Math.floor(element.scrollTop / LINE_HEIGHT) - OVERSCAN_LINES,
+    );
+    const last = Math.min(
+      starts.length - 1,
+      Math.ceil((element.scrollTop + height) / LINE_HEIGHT) + OVERSCAN_LINES,
+    );
+    for (const [index, line] of rendered) {
+      if (index < first || index > last) {
+        line.remove();
+        rendered.delete(index);
+      }
+    }
+    for (let index = first; index <= last; index++) {
+      if (rendered.has(index)) continue;
+      const line = document.createElement("div");
+      line.className = "vlsw-line";
+      line.style.top = `${index * LINE_HEIGHT}px`;
+      const end = index + 1 < starts.length ? starts[index + 1] : items.length;
+      for (let i = starts[index]; i < end; i++) line.append(build(items[i]));
+      rendered.set(index, line);
+      body.append(line);
+    }
+  }
+
+  function redecorate(): void {
+    for (const line of rendered.values())
+      for (const node of line.children) decorate(node as HTMLElement);
+  }
+
+  element.addEventListener("scroll", draw, { signal, passive: true });
   element.addEventListener("mouseleave", () => handlers.hover(null), {
     signal,
   });
@@ -147,27 +304,36 @@ export function createTokenStrip(
     },
     { signal },
   );
-  let shown: number | null = null;
+  if (typeof ResizeObserver !== "undefined") {
+    const observer = new ResizeObserver(() => draw());
+    observer.observe(element);
+    signal.addEventListener("abort", () => observer.disconnect());
+  }
+  draw();
+
+  let scrolledTo: number | null = null;
   return {
     element,
     show(position, image) {
-      for (const [p, span] of tokens) {
-        span.classList.toggle("selected", p === position);
-        span.setAttribute("aria-selected", String(p === position));
-      }
-      for (const chip of chips)
-        chip.classList.toggle("selected", chip.dataset.image === String(image));
+      selected = position;
+      shownImage = image;
       // Scroll only when the selection moves, never under a pointer that is hovering the strip.
-      if (position !== shown) {
-        tokens
-          .get(position)
-          ?.scrollIntoView?.({ block: "nearest", inline: "nearest" });
-        shown = position;
+      const index = itemOf.get(position);
+      if (position !== scrolledTo && index !== undefined) {
+        scrolledTo = position;
+        layout();
+        const top = lineOf(index) * LINE_HEIGHT;
+        const height = viewHeight();
+        if (top < element.scrollTop) element.scrollTop = top;
+        else if (top + LINE_HEIGHT > element.scrollTop + height)
+          element.scrollTop = top + LINE_HEIGHT - height;
       }
+      draw();
+      redecorate();
     },
-    setPending(pending) {
-      for (const [p, span] of tokens)
-        span.classList.toggle("pending", pending(p));
+    setPending(fn) {
+      pending = fn;
+      redecorate();
     },
   };
 }

@@ -77,9 +77,13 @@ function fakeKernelModel(overrides: Partial<Traits> = {}) {
     for (const callback of listeners.get("msg:custom") ?? [])
       callback(message, [new DataView(map.buffer)]);
   };
+  const message = (content: Record<string, unknown>, buffers: DataView[]) => {
+    for (const callback of listeners.get("msg:custom") ?? [])
+      callback(content, buffers);
+  };
   const listening = () =>
     [...listeners.values()].reduce((n, set) => n + set.size, 0);
-  return { model, sent, detail, listening };
+  return { model, sent, detail, message, listening };
 }
 
 const heatmap = () =>
@@ -150,7 +154,9 @@ describe("view", () => {
     cell(1).click();
     expect(kernel.model.get("heads")).toEqual([[0, 1]]);
     expect(heatmap().dataset.source).toBe("heads");
-    cell(0).dispatchEvent(new MouseEvent("click", { shiftKey: true }));
+    cell(0).dispatchEvent(
+      new MouseEvent("click", { shiftKey: true, bubbles: true }),
+    );
     expect(kernel.model.get("heads")).toEqual([
       [0, 1],
       [0, 0],
@@ -191,5 +197,44 @@ describe("view", () => {
     expect(banner.hidden).toBe(false);
     expect(banner.textContent).toBe("ValueError: <b>bad</b> pipeline");
     expect(banner.querySelector("b")).toBeNull();
+  });
+
+  it("writes a preview the kernel computed later into the previews, without a full update", () => {
+    const kernel = fakeKernelModel({
+      previews: {
+        maps: spec(new Float32Array(6), [3, 1, 2]),
+        ready: spec(new Uint8Array([0, 1, 1]), [3]),
+      },
+    });
+    mountView(kernel.model, el, { kernel: true });
+    token(1).click();
+    expect(heatmap().dataset.source).toBe("pending");
+    expect(token(1).classList.contains("pending")).toBe(true);
+    kernel.message(
+      {
+        type: "preview",
+        rows: { buffer: 0, dtype: "int32", shape: [1] },
+        maps: { buffer: 1, dtype: "float32", shape: [1, 1, 2] },
+      },
+      [
+        new DataView(new Int32Array([0]).buffer),
+        new DataView(new Float32Array([7, 9]).buffer),
+      ],
+    );
+    expect(heatmap().dataset.source).toBe("selection");
+    expect(token(1).classList.contains("pending")).toBe(false);
+  });
+
+  it("goes back to the kernel's token when the kernel refuses a selection", () => {
+    const kernel = fakeKernelModel();
+    mountView(kernel.model, el, { kernel: true });
+    token(3).click();
+    const id = kernel.sent[kernel.sent.length - 1].id;
+    kernel.message(
+      { type: "detail", id, token: 2, error: "Position 3 cannot be mapped" },
+      [],
+    );
+    expect(kernel.model.get("token")).toBe(2);
+    expect(heatmap().dataset.token).toBe("2");
   });
 });

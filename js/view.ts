@@ -340,7 +340,40 @@ export function mountView(
     render();
   }
 
+  /** Write previews the kernel computed one by one into the preview buffer (shared by every view of the model). */
+  function patchPreviews(
+    message: Extract<KernelMessage, { type: "preview" }>,
+    buffers: DataView[],
+  ): void {
+    const rows = decode({ ...message.rows, data: buffers[message.rows.buffer] })
+      .data as Int32Array;
+    const maps = decodeFloat32({
+      ...message.maps,
+      data: buffers[message.maps.buffer],
+    });
+    if (
+      !previews ||
+      maps.shape[1] !== previews.h ||
+      maps.shape[2] !== previews.w
+    )
+      return; // a full update of the previews is on its way
+    const size = previews.h * previews.w;
+    rows.forEach((row, i) => {
+      previews?.maps.set(
+        maps.data.subarray(i * size, (i + 1) * size),
+        row * size,
+      );
+      if (previews) previews.ready[row] = 1;
+    });
+    syncControls();
+    render();
+  }
+
   function onMessage(message: KernelMessage, buffers: DataView[]): void {
+    if (message.type === "preview") {
+      patchPreviews(message, buffers);
+      return;
+    }
     if (message.type === "progress") {
       computingAll = message.done < message.total;
       progress.hidden = !computingAll;
@@ -353,6 +386,9 @@ export function mountView(
     if (message.id === 0 && message.token !== model.get("token")) return;
     if (message.id === pendingId) pendingId = 0;
     awaitingKernel = false;
+    // The kernel refused the selection: show the token it kept.
+    if (message.error && message.token !== model.get("token"))
+      model.set("token", message.token);
     if (
       message.detail &&
       message.mode !== undefined &&

@@ -7,17 +7,23 @@ token counts that do not match the grid, ...) have their rows in ``tests/core/te
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
+from traitlets import TraitError
 
 from vl_saliency_widget import SaliencyExtractor, SaliencyMap, Trace
 from vl_saliency_widget import transforms as T
 from vl_saliency_widget.selectors import AbsoluteIndex, IndexFromEnd, ReSelector
 from vl_saliency_widget.testing import tiny_image, tiny_inputs, tiny_vlm
+from vl_saliency_widget.widget import SaliencyWidget
+
+from .widget.synthetic import synthetic_trace
 
 
 @pytest.fixture(scope="module")
@@ -128,3 +134,90 @@ def test_a_float16_overflow_is_reported_and_its_maps_never_pass_for_finite() -> 
         warnings.simplefilter("error", RuntimeWarning)
         bfloat16 = _overflowing_capture(torch.bfloat16)
     assert bfloat16.attn is not None and torch.isfinite(bfloat16.attn).all()
+
+
+# -- the widget: misuses refused when the widget is made, each with the fix --------------------------------------
+
+WIDGET_MATRIX: list[tuple[str, Callable[[Trace], Any], type[Exception], str]] = [
+    ("a map instead of a trace", lambda t: SaliencyWidget(t.map(0)), TypeError, r"takes the Trace .* not SaliencyMap"),
+    ("a file path as the picture", lambda t: SaliencyWidget(t, image="cat.png"), TypeError, r"PIL\.Image\.open"),
+    ("an array as the picture", lambda t: SaliencyWidget(t, image=np.zeros((4, 4, 3))), TypeError, r"fromarray"),
+    ("arrays as the pictures", lambda t: SaliencyWidget(t, image=[np.zeros((4, 4, 3))]), TypeError, r"ndarray"),
+    (
+        "two pictures for a one-image prompt",
+        lambda t: SaliencyWidget(t, image=[tiny_image(), tiny_image()]),
+        ValueError,
+        r"Got 2 picture\(s\) for a trace of 1 image\(s\): pass one picture per image",
+    ),
+    ("a pipeline that is not callable", lambda t: SaliencyWidget(t, pipeline="normalize"), TraitError, r"T\.normalize"),
+    ("a method that is not callable", lambda t: SaliencyWidget(t, methods={"mine": 3}), TypeError, r"fn\(attn, grad\)"),
+    ("a mode that is neither", lambda t: SaliencyWidget(t, mode=3), TypeError, r"mode is int"),
+    (
+        "a gradient method on an attention-only trace",
+        lambda t: SaliencyWidget(t, mode="grad"),
+        TraitError,
+        r"Unknown method 'grad'.*store_grads=True",
+    ),
+    (
+        "an attention method on a trace without attention",
+        lambda t: SaliencyWidget(synthetic_trace(["a", "b", "c"], attn=False), mode="attn"),
+        TraitError,
+        r"Unknown method 'attn'.*holds grad.*store_attns=True",
+    ),
+    (
+        "an image token as the first selection",
+        lambda t: SaliencyWidget(t, token=t.image_mask.index(True)),
+        TraitError,
+        r"cannot be mapped: choose one of trace\.text_positions",
+    ),
+    ("an image the prompt does not have", lambda t: SaliencyWidget(t, image_index=3), TraitError, r"must be in 0\.\.0"),
+    ("a colormap the widget does not have", lambda t: SaliencyWidget(t, colormap="jet"), TraitError, r"inferno"),
+    ("an opacity above 1", lambda t: SaliencyWidget(t, opacity=2.0), TraitError, r"opacity"),
+]
+
+
+@pytest.mark.parametrize(("misuse", "call", "error", "message"), WIDGET_MATRIX, ids=[row[0] for row in WIDGET_MATRIX])
+def test_widget_misuse_gets_a_clear_error(
+    trace: Trace, misuse: str, call: Callable[[Trace], Any], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        call(trace)
+
+
+# -- the widget: misuses once it runs, shown in its error banner; the next selection works again -----------------
+
+
+def _select(widget: SaliencyWidget, token: Any, request: Any = 1) -> None:
+    """What the view sends when a token is clicked."""
+    widget._on_message(widget, {"type": "select", "id": request, "token": token}, [])
+
+
+def _broken(smap: SaliencyMap) -> SaliencyMap:
+    raise ValueError("threshold must be positive")
+
+
+WIDGET_SHOWN: list[tuple[str, Callable[[SaliencyWidget], Any], str]] = [
+    ("a pipeline that returns a tensor", lambda w: setattr(w, "pipeline", lambda m: m.tensor()), r"Tensor"),
+    ("a pipeline that raises", lambda w: setattr(w, "pipeline", _broken), r"ValueError: threshold must be positive"),
+    ("a token index past the sequence from the view", lambda w: _select(w, 10_000), r"10000 cannot be mapped"),
+    ("a token index as text from the view", lambda w: _select(w, "3"), r"token '3' .* not integers"),
+    ("a request without an id from the view", lambda w: _select(w, w.token, None), r"request id None"),
+    ("a message the widget does not know", lambda w: w._on_message(w, {"type": "zoom"}, []), r"out of step"),
+    ("a message that is not an object", lambda w: w._on_message(w, ["select"], []), r"out of step"),
+]
+
+
+@pytest.mark.parametrize(("misuse", "act", "message"), WIDGET_SHOWN, ids=[row[0] for row in WIDGET_SHOWN])
+def test_widget_shows_a_misuse_and_stays_usable(
+    trace: Trace, misuse: str, act: Callable[[SaliencyWidget], Any], message: str
+) -> None:
+    widget = SaliencyWidget(trace)
+    sent: list[dict[str, Any]] = []
+    widget.send = lambda content, buffers=None: sent.append(content)  # type: ignore[method-assign]
+    act(widget)
+    assert re.search(message, widget.error), widget.error
+    widget.pipeline = None
+    target = next(p for p in reversed(trace.text_positions) if p != widget.token)
+    _select(widget, target, 9)
+    assert widget.error == "" and widget.token == target
+    assert sent[-1]["id"] == 9 and "error" not in sent[-1]

@@ -14,11 +14,13 @@ from traitlets import TraitError
 
 from vl_saliency_widget import SaliencyExtractor, SaliencyMap, Trace
 from vl_saliency_widget import transforms as T
-from vl_saliency_widget.lib import agcam, gradcam
+from vl_saliency_widget.lib import agcam_reference, gradcam
 from vl_saliency_widget.selectors import AbsoluteIndex
 from vl_saliency_widget.testing import tiny_image, tiny_vlm
 from vl_saliency_widget.widget import SaliencyWidget
 from vl_saliency_widget.widget.serialize import encode_array, pack_message, to_json_state
+
+from .synthetic import synthetic_trace
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +142,7 @@ def test_mode_set_from_python_recomputes_and_rerenders(trace: Trace, sent: Sent)
         widget.mode = "nope"
 
 
-@pytest.mark.parametrize(("name", "method"), [("gradcam", gradcam), ("agcam", agcam)])
+@pytest.mark.parametrize(("name", "method"), [("gradcam", gradcam), ("agcam_reference", agcam_reference)])
 def test_library_methods_in_the_menu_map_like_the_trace(trace: Trace, sent: Sent, name: str, method: Any) -> None:
     widget = make(trace, sent)
     widget.mode = name
@@ -177,6 +179,17 @@ def test_gradient_methods_preview_only_what_is_computed_and_a_click_computes_the
     select(widget, 1, target)
     assert decode(widget.previews["ready"])[rows[target]] == 1
     assert decode(widget.previews["ready"]).sum() == 1, "one click computed more than its own token"
+    # Once the previews have their size, a newly computed token travels alone, not with every other token's map.
+    republished: list[Any] = []
+    widget.observe(republished.append, names="previews")
+    second = generated(fresh)[2]
+    select(widget, 2, second)
+    [(content, buffers)] = [(c, b) for c, b in sent.messages if c["type"] == "preview"]
+    assert np.frombuffer(buffers[content["rows"]["buffer"]], dtype=np.int32).tolist() == [rows[second]]
+    maps = np.frombuffer(buffers[content["maps"]["buffer"]], dtype=np.float32).reshape(content["maps"]["shape"])
+    np.testing.assert_allclose(maps[0], reference(fresh, second, "grad").agg().numpy()[0, 0], rtol=1e-6)
+    assert republished == [], "one click resent every token's preview"
+    assert decode(widget.previews["ready"])[rows[second]] == 1, "the trait's buffers do not hold the new preview"
     widget.compute_all()
     assert decode(widget.previews["ready"]).all()
     progress = [(c["done"], c["total"]) for c, _ in sent.messages if c["type"] == "progress"]
@@ -194,7 +207,7 @@ def test_user_methods_join_the_menu_and_are_cached(trace: Trace, sent: Sent) -> 
         return attn * grad
 
     widget = make(trace, sent, methods={"attn x grad": attn_times_grad})
-    assert widget.methods == ["attn", "grad", "gradcam", "agcam", "attn x grad"]
+    assert widget.methods == ["attn", "grad", "gradcam", "agcam_reference", "attn x grad"]
     widget.mode = "attn x grad"
     np.testing.assert_allclose(widget.map.numpy(), reference(trace, widget.token, attn_times_grad).agg().numpy())
     calls.clear()
@@ -321,3 +334,25 @@ def test_pictures_given_to_the_widget_replace_the_captured_ones(trace: Trace, se
     assert make(trace, sent, image=other).images[0]["width"] == 40
     with pytest.raises(ValueError, match=r"Got 2 picture\(s\) for a trace of 1 image\(s\)"):
         SaliencyWidget(trace, image=[other, other])
+
+
+def test_a_trace_without_attention_opens_on_its_gradients(sent: Sent) -> None:
+    trace = synthetic_trace(["a", "b", "c", "d"], attn=False)
+    widget = make(trace, sent)
+    assert widget.methods == ["grad"] and widget.mode == "grad"
+    np.testing.assert_allclose(widget.map.numpy(), reference(trace, widget.token, "grad").agg().numpy())
+
+
+def test_previews_of_a_long_trace_are_gathered_in_runs_and_match_one_by_one(
+    sent: Sent, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import vl_saliency_widget.widget.saliency as saliency
+
+    trace = synthetic_trace([f"w{i}" for i in range(40)], layers=3, heads=2, grid=(2, 3))
+    monkeypatch.setattr(saliency, "PREVIEW_CHUNK_BYTES", 7 * 3 * 2 * 6 * 4)  # runs of 7 tokens
+    widget = make(trace, sent)
+    maps = decode(widget.previews["maps"])
+    for row, position in enumerate(trace.text_positions):
+        np.testing.assert_allclose(maps[row], reference(trace, position).agg().numpy()[0, 0], rtol=1e-6)
+    grounding = decode(widget.tokens["grounding"])
+    assert grounding.max() == pytest.approx(1.0)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import html
 import json
+import os
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -13,21 +14,19 @@ import anywidget
 import numpy as np
 import torch
 import traitlets as t
+from PIL import Image
 
 from ..core.map import SaliencyMap
-from ..lib import agcam, gradcam
+from ..core.method import Method, needs_of
+from ..core.trace import Trace
+from ..lib import METHODS
 from ..selectors import AbsoluteIndex
 from ..transforms import Aggregate
 from .serialize import encode_array, encode_picture, pack_message, to_json_state
 
 if TYPE_CHECKING:
-    from PIL.Image import Image
-
-    from ..core.trace import Trace
     from ..transforms.layers import Reduction
 
-TraceTransform = Callable[[SaliencyMap, SaliencyMap], SaliencyMap]
-Method = str | TraceTransform
 
 STATIC = Path(__file__).parent / "static"
 REDUCTIONS = ("mean", "sum", "max", "min")
@@ -36,11 +35,15 @@ DETAIL_CACHE_SIZE = 16
 """How many per-token [layers, heads, h, w] maps the widget keeps, most recently shown first."""
 
 _MISSING_BUNDLE = f"""
-export default {{ render({{ el }}) {{
-  el.textContent = "The saliency widget's front end is not built ({STATIC / "widget.js"} is missing): "
-    + "run `npm ci && npm run build` in the repository root, or reinstall with `pip install .`.";
-}} }};
+export default {{ render({{ el }}) {{ el.textContent = {
+    json.dumps(
+        f"The saliency widget's front end is not built ({STATIC / 'widget.js'} is missing): "
+        "run `npm ci && npm run build` in the repository root, or reinstall with `pip install .`."
+    )
+}; }} }};
 """
+PREVIEW_CHUNK_BYTES = 64 * 2**20
+"""How many bytes of [tokens, layers, heads, h, w] maps one gather may hold while previews are computed."""
 
 
 def _bundle(name: str) -> Path | str:
@@ -48,17 +51,58 @@ def _bundle(name: str) -> Path | str:
     return path if path.is_file() else (_MISSING_BUNDLE if name.endswith(".js") else "")
 
 
-def _builtin_methods(modes: Sequence[str]) -> dict[str, Method]:
-    """The method menu a trace supports: its string modes, and the trace transforms when it has both."""
-    methods: dict[str, Method] = {mode: mode for mode in modes}
-    if "attn" in modes and "grad" in modes:
-        methods |= {"gradcam": gradcam, "agcam": agcam}
+def _builtin_methods(trace: Trace) -> dict[str, Method]:
+    """The method menu a trace supports: its string modes, and the built-in methods whose needs it holds."""
+    methods: dict[str, Method] = {mode: mode for mode in trace.modes}
+    methods |= {name: method for name, method in METHODS.items() if not trace.missing(needs_of(method))}
     return methods
 
 
 def _describe(error: BaseException) -> str:
     """One line for the widget's error banner."""
     return f"{type(error).__name__}: {error}"
+
+
+def _gathered(
+    trace: Trace, positions: list[int], mode: str, image_index: int
+) -> Iterator[tuple[list[int], torch.Tensor]]:
+    """``trace.maps`` over ``positions`` a run at a time: ``(run, [n, layers, heads, rows, cols])``.
+
+    Each run holds at most ``PREVIEW_CHUNK_BYTES`` of maps, so 2,000 tokens x 32 layers x 32 heads never sit in
+    memory at once.
+    """
+    if not positions:
+        return
+    per_token = 4 * max(1, trace.maps(positions[:1], mode, image_index)[0].numel())
+    step = max(1, PREVIEW_CHUNK_BYTES // per_token)
+    for start in range(0, len(positions), step):
+        run = positions[start : start + step]
+        yield run, trace.maps(run, mode, image_index)
+
+
+def _pictures(image: Image.Image | Sequence[Image.Image] | None, trace: Trace) -> list[Image.Image]:
+    """The pictures to draw under the maps, one per image of the prompt, checked."""
+    if image is None:
+        return list(trace.images)
+    pictures = [image] if isinstance(image, Image.Image) else image
+    if isinstance(pictures, (str, bytes, os.PathLike)) or not isinstance(pictures, Sequence):
+        raise TypeError(
+            f"image= takes a PIL.Image.Image or a list of them (one per image of the prompt), not "
+            f"{type(image).__name__}: open a file with PIL.Image.open(path), convert an array with "
+            "PIL.Image.fromarray(array)."
+        )
+    wrong = sorted({type(p).__name__ for p in pictures if not isinstance(p, Image.Image)})
+    if wrong:
+        raise TypeError(
+            f"image= holds {', '.join(wrong)} where PIL pictures are expected: open files with PIL.Image.open(path), "
+            "convert arrays with PIL.Image.fromarray(array)."
+        )
+    if len(pictures) != trace.total_images:
+        raise ValueError(
+            f"Got {len(pictures)} picture(s) for a trace of {trace.total_images} image(s): pass one picture per "
+            "image of the prompt, in prompt order, or leave image= out to draw the captured pictures."
+        )
+    return list(pictures)
 
 
 class SaliencyWidget(anywidget.AnyWidget):  # type: ignore[misc]
@@ -107,17 +151,28 @@ class SaliencyWidget(anywidget.AnyWidget):  # type: ignore[misc]
     def __init__(
         self,
         trace: Trace,
-        image: Image | Sequence[Image] | None = None,
+        image: Image.Image | Sequence[Image.Image] | None = None,
         *,
         mode: Method | None = None,
         pipeline: Callable[[SaliencyMap], SaliencyMap] | None = None,
-        methods: Mapping[str, TraceTransform] | None = None,
+        methods: Mapping[str, Method] | None = None,
         token: int | None = None,
         **traits: Any,
     ) -> None:
+        if not isinstance(trace, Trace):
+            raise TypeError(
+                f"SaliencyWidget takes the Trace that SaliencyExtractor(model, processor).capture(...) returns, "
+                f"not {type(trace).__name__}; to draw one map, use smap.agg().plot(image)."
+            )
+        for name, fn in {"mode": mode, **{f"methods[{k!r}]": v for k, v in (methods or {}).items()}}.items():
+            if fn is not None and not isinstance(fn, str) and not callable(fn):
+                raise TypeError(
+                    f"{name} is {type(fn).__name__}; a method is a name from the menu ('attn', 'grad', 'gradcam', "
+                    "...) or a trace transform fn(attn, grad) -> SaliencyMap, such as vl_saliency_widget.lib.gradcam."
+                )
         self.trace = trace
         self._live = False
-        self._methods: dict[str, Method] = _builtin_methods(trace.modes) | dict(methods or {})
+        self._methods: dict[str, Method] = _builtin_methods(trace) | dict(methods or {})
         if mode is not None and not isinstance(mode, str):
             name = getattr(mode, "__name__", type(mode).__name__)
             self._methods[name] = mode
@@ -131,12 +186,11 @@ class SaliencyWidget(anywidget.AnyWidget):  # type: ignore[misc]
         self._preview_maps = np.zeros((len(mappable), 0, 0), dtype=np.float32)
         self._preview_ready = np.zeros(len(mappable), dtype=np.uint8)
         self._preview_row = {position: row for row, position in enumerate(mappable)}
-        pictures = [image] if image is not None and not isinstance(image, Sequence) else image
-        if pictures is not None and len(pictures) != trace.total_images:
-            raise ValueError(f"Got {len(pictures)} picture(s) for a trace of {trace.total_images} image(s).")
+        self._previews_sent = False
+        pictures = _pictures(image, trace)
         super().__init__(
             tokens=self._token_strip(trace),
-            images=[encode_picture(picture) for picture in pictures or trace.images],
+            images=[encode_picture(picture) for picture in pictures],
             methods=list(self._methods),
             mode=mode if mode is not None else next(iter(self._methods)),
             pipeline=pipeline,
@@ -155,9 +209,9 @@ class SaliencyWidget(anywidget.AnyWidget):  # type: ignore[misc]
         image_of = trace.image_of.numpy().astype(np.int32)
         grounding = np.zeros(len(trace.token_ids), dtype=np.float32)
         if "attn" in trace.modes:
-            positions = trace.text_positions
             for i in range(trace.total_images):
-                grounding[positions] += trace.maps(positions, "attn", i).mean((1, 2)).sum((-1, -2)).numpy()
+                for run, maps in _gathered(trace, trace.text_positions, "attn", i):
+                    grounding[run] += maps.mean((1, 2)).sum((-1, -2)).numpy()
             grounding /= max(float(grounding.max()), 1e-12)
         return {
             "strings": trace.token_strings,
@@ -211,58 +265,70 @@ class SaliencyWidget(anywidget.AnyWidget):  # type: ignore[misc]
         return SaliencyMap(torch.stack([values[layer, head] for layer, head in self.heads]).mean(0)[None, None])
 
     # -- previews: the aggregated map of every token, in one buffer --------------------------------------
+    #
+    # The ``previews`` trait shares memory with ``_preview_maps`` and ``_preview_ready``. A refresh (new method,
+    # pipeline, image or reduction) starts new arrays and publishes them whole; a token computed later is written
+    # into them in place and sent alone in a "preview" message, so a click never resends every token's map.
 
     def _refresh_previews(self) -> None:
         """Recompute the aggregated map of every token that is ready, and send them in one buffer."""
-        self._preview_ready[:] = 0
+        self._preview_maps = np.zeros((len(self._preview_row), 0, 0), dtype=np.float32)
+        self._preview_ready = np.zeros(len(self._preview_row), dtype=np.uint8)
         ready = [p for p in self._preview_row if self._ready(p)]
         method = self._methods[self.mode]
         try:
-            if self.pipeline is None and isinstance(method, str) and ready:
-                # No pipeline: every token's map in one gather and one reduction.
-                stacked = self.trace.maps(ready, method, self.image_index)
+            if self.pipeline is None and isinstance(method, str):
+                # No pipeline: every token's map by gathers and reductions over runs of tokens.
                 reduce = Aggregate(cast("Reduction", self.layer_reduce), cast("Reduction", self.head_reduce))
-                for position, values in zip(ready, reduce.reduce(stacked)[:, 0, 0].numpy(), strict=True):
-                    self._store_preview(position, values.astype(np.float32), publish=False)
+                for run, stacked in _gathered(self.trace, ready, method, self.image_index):
+                    for position, values in zip(run, reduce.reduce(stacked)[:, 0, 0].numpy(), strict=True):
+                        self._store_preview(position, values.astype(np.float32))
             for position in ready:
                 if not self._preview_ready[self._preview_row[position]]:
-                    self._store_preview(position, self._aggregate(self._compute(position)), publish=False)
+                    self._store_preview(position, self._aggregate(self._compute(position)))
         except Exception as error:
             self.error = _describe(error)
         self._publish_previews()
 
-    def _store_preview(self, position: int, values: np.ndarray, *, publish: bool = True) -> None:
-        """Keep ``values`` [h, w] as the preview of ``position``; a new map size reallocates and republishes."""
+    def _store_preview(self, position: int, values: np.ndarray) -> None:
+        """Keep ``values`` [h, w] as the preview of ``position``; a new map size starts new arrays."""
         if self._preview_maps.shape[1:] != values.shape:
             self._preview_maps = np.zeros((len(self._preview_row), *values.shape), dtype=np.float32)
-            self._preview_ready[:] = 0
-            publish = True
+            self._preview_ready = np.zeros(len(self._preview_row), dtype=np.uint8)
+            self._previews_sent = False
         row = self._preview_row[position]
         self._preview_maps[row] = values
         self._preview_ready[row] = 1
-        if publish:
+
+    def _send_previews(self, positions: list[int]) -> None:
+        """Tell the view about the previews of ``positions``: their rows alone, or everything after new arrays."""
+        if not self._previews_sent:
             self._publish_previews()
+            return
+        rows = np.asarray([self._preview_row[p] for p in positions], dtype=np.int32)
+        content, buffers = pack_message(
+            {"type": "preview", "rows": encode_array(rows), "maps": encode_array(self._preview_maps[rows])}
+        )
+        self.send(content, buffers=buffers)
 
     def _publish_previews(self) -> None:
         """Send every preview: ``maps`` float32 [tokens, h, w] in ``tokens["mappable"]`` order, ``ready`` uint8."""
-        self.previews = {
-            "maps": encode_array(self._preview_maps.copy()),
-            "ready": encode_array(self._preview_ready.copy()),
-        }
+        self.previews = {"maps": encode_array(self._preview_maps), "ready": encode_array(self._preview_ready)}
+        self._previews_sent = True
 
     def compute_all(self) -> None:
         """Compute the map of every token the current method has not computed yet (one backward pass each).
 
-        The view shows the progress and then every preview.
+        The view shows the progress and each preview as it comes.
         """
         todo = [p for p in self._preview_row if not self._preview_ready[self._preview_row[p]]]
         try:
             for done, position in enumerate(todo):
                 self.send({"type": "progress", "done": done, "total": len(todo)})
-                self._store_preview(position, self._aggregate(self._compute(position)), publish=False)
+                self._store_preview(position, self._aggregate(self._compute(position)))
+                self._send_previews([position])
         except Exception as error:
             self.error = _describe(error)
-        self._publish_previews()
         self.send({"type": "progress", "done": len(todo), "total": len(todo)})
 
     # -- selection and the kernel round trip -------------------------------------------------------------
@@ -283,6 +349,7 @@ class SaliencyWidget(anywidget.AnyWidget):  # type: ignore[misc]
             smap = self._detail(self.token)
             if not self._preview_ready[self._preview_row[self.token]]:
                 self._store_preview(self.token, self._aggregate(smap))
+                self._send_previews([self.token])
         except Exception as error:
             self.error = _describe(error)
             self.send(header | {"error": self.error})
@@ -290,21 +357,38 @@ class SaliencyWidget(anywidget.AnyWidget):  # type: ignore[misc]
         content, buffers = pack_message(header | {"detail": encode_array(smap.numpy().astype(np.float32))})
         self.send(content, buffers=buffers)
 
-    def _on_message(self, _widget: object, content: dict[str, Any], _buffers: list[bytes]) -> None:
-        if content.get("type") == "select":
-            self._request_id = int(content["id"])
-            try:
-                if int(content["token"]) == self.token:
-                    self.error = ""
-                    self._send_detail()
-                else:
-                    self.token = int(content["token"])
-            except t.TraitError as error:
-                self.send({"type": "detail", "id": self._request_id, "token": self.token, "error": str(error)})
-            finally:
-                self._request_id = 0
-        elif content.get("type") == "compute_all":
+    def _on_message(self, _widget: object, content: Any, _buffers: list[bytes]) -> None:
+        """Messages from the view: ``{"type": "select", "id": int, "token": int}`` and ``{"type": "compute_all"}``.
+
+        A message that does not fit is reported in the widget's error banner; the widget stays as it was.
+        """
+        kind = content.get("type") if isinstance(content, dict) else None
+        if kind == "compute_all":
             self.compute_all()
+            return
+        out_of_step = (
+            "the front end and the Python package are out of step: rebuild the front end (npm run build) or "
+            "reinstall the package, then reload the page."
+        )
+        if kind != "select":
+            self.error = f"The view sent a message this widget does not know ({str(content)[:80]}); {out_of_step}"
+            return
+        request, token = content.get("id"), content.get("token")
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (request, token)):
+            self.error = f"The view asked for token {token!r} with request id {request!r}, not integers; {out_of_step}"
+            return
+        self._request_id = cast(int, request)
+        try:
+            if token == self.token:
+                self.error = ""
+                self._send_detail()
+            else:
+                self.token = cast(int, token)
+        except t.TraitError as error:
+            self.error = str(error)
+            self.send({"type": "detail", "id": self._request_id, "token": self.token, "error": self.error})
+        finally:
+            self._request_id = 0
 
     @t.validate("token")
     def _valid_token(self, proposal: dict[str, Any]) -> int:
@@ -319,8 +403,22 @@ class SaliencyWidget(anywidget.AnyWidget):  # type: ignore[misc]
     @t.validate("mode")
     def _valid_mode(self, proposal: dict[str, Any]) -> str:
         if proposal["value"] not in self._methods:
-            raise t.TraitError(f"Unknown method {proposal['value']!r}: choose one of {list(self._methods)}.")
+            raise t.TraitError(
+                f"Unknown method {proposal['value']!r}: choose one of {list(self._methods)}. The menu holds only "
+                f"the methods this trace's data supports (it holds {' and '.join(self.trace.modes)}); capture with "
+                "store_attns=True and store_grads=True for the attention and gradient methods."
+            )
         return str(proposal["value"])
+
+    @t.validate("pipeline")
+    def _valid_pipeline(self, proposal: dict[str, Any]) -> Any:
+        value = proposal["value"]
+        if value is not None and not callable(value):
+            raise t.TraitError(
+                f"pipeline must be a transform SaliencyMap -> SaliencyMap (e.g. T.normalize(), or "
+                f"T.abs() >> T.normalize()) or None, not {type(value).__name__}."
+            )
+        return value
 
     @t.validate("image_index")
     def _valid_image(self, proposal: dict[str, Any]) -> int:

@@ -1,0 +1,65 @@
+"""Traces built without a model: chosen token strings, any number of layers, heads and tokens, random attention.
+
+The browser tests import this module in the notebook's kernel (``from tests.widget.synthetic import ...``), so
+it needs nothing beyond the package itself.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from vl_saliency_widget import Trace
+from vl_saliency_widget.layouts.base import ImageLayout, View
+from vl_saliency_widget.testing import tiny_image
+
+IMAGE_TOKEN_ID = 1
+"""The id that marks image positions in a synthetic trace; text tokens get ids from 2 on."""
+
+
+def synthetic_trace(
+    strings: list[str],
+    *,
+    layers: int = 2,
+    heads: int = 2,
+    grid: tuple[int, int] = (4, 6),
+    gen_start: int | None = None,
+    seed: int = 0,
+    attn: bool = True,
+) -> Trace:
+    """A trace of one picture followed by ``strings`` as text tokens, with random attention [layers, heads, R, I].
+
+    Args:
+        strings: the text tokens' strings, in order; they follow a first "<bos>" token and the image tokens.
+        layers, heads: the attention's first two axes.
+        grid: (rows, cols) of the picture's image tokens.
+        gen_start: index into ``strings`` of the first generated token; default: the last quarter is generated.
+        seed: seeds the attention values and the picture.
+        attn: False gives a trace with gradients only (sequence gradients, so every token is ready).
+    """
+    rows, cols = grid
+    cells = rows * cols
+    token_ids = [2] + [IMAGE_TOKEN_ID] * cells + [3 + i for i in range(len(strings))]
+    first_text = 1 + cells
+    picture = tiny_image(seed=seed, size=(cols * 14, rows * 14))
+    positions = torch.arange(1, 1 + cells).reshape(rows, cols)
+    layout = ImageLayout(
+        views=(View("base", positions, (0.0, 0.0, float(picture.width), float(picture.height))),),
+        size=picture.size,
+    )
+    generator = torch.Generator().manual_seed(seed)
+    text_rows = 1 + len(strings)
+    values = torch.rand(layers, heads, text_rows, cells, generator=generator)
+    values = values / values.sum(-1, keepdim=True)
+    start = len(strings) - max(1, len(strings) // 4) if gen_start is None else gen_start
+    return Trace(
+        token_ids=token_ids,
+        gen_start=first_text + start,
+        image_token_id=IMAGE_TOKEN_ID,
+        image_layouts=[layout],
+        images=[picture],
+        attn=values if attn else None,
+        grad=None if attn else values - values.mean(-1, keepdim=True),
+        gradients="sequence",
+        token_strings=["<bos>"] + ["<image>"] * cells + list(strings),
+        special_mask=[True] + [True] * cells + [False] * len(strings),
+    )
