@@ -33,6 +33,7 @@ from typing import Any
 import torch
 from torch import nn
 from transformers import AttentionInterface
+from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from transformers.masking_utils import AttentionMaskInterface, eager_mask
 
 CAPTURE_IMPLEMENTATION = "vl_saliency_capture"
@@ -104,6 +105,7 @@ class Recorder:
         output: torch.Tensor,
         weights: torch.Tensor | None,
         options: dict[str, Any],
+        rows_only: bool = False,
     ) -> torch.Tensor:
         """Keep this layer's slices; returns the attention output with the probe terms added.
 
@@ -114,15 +116,16 @@ class Recorder:
             value: value states [1, kv_heads, keys, D].
             mask: the additive attention mask [1, 1 or heads, T, keys], or None.
             output: attention output [1, T, heads, D].
-            weights: attention probabilities [1, heads, T, keys].
+            weights: attention probabilities [1, heads, T, keys], or with ``rows_only`` [1, heads, R, keys] (the
+                kept rows only).
             options: the keyword arguments the attention function got (scaling, softcap...).
         """
         if self.full:
             output = self._record_full(module, value, output, weights)
-        if weights is not None and (weights.shape[-1] != self.seq_len) != self.cross:
+        if (key.shape[2] != self.seq_len) != self.cross:
             if not self.cross:
                 raise RuntimeError(
-                    f"{type(module).__name__} attends to {weights.shape[-1]} keys, not the sequence's {self.seq_len}: "
+                    f"{type(module).__name__} attends to {key.shape[2]} keys, not the sequence's {self.seq_len}: "
                     "a cross-attention layer in a model whose layout places the image in the sequence."
                 )
             return output  # a self-attention layer of a cross-attention model: the image is not among its keys
@@ -137,7 +140,8 @@ class Recorder:
         if weights is None:
             raise RuntimeError(f"{type(module).__name__}'s eager attention returned no attention weights.")
         keys = weights.shape[-1]
-        if weights.shape[0] != 1 or weights.shape[-2] != self.seq_len or int(self.cols.max()) >= keys:
+        query_rows = self.rows.numel() if rows_only else self.seq_len
+        if weights.shape[0] != 1 or weights.shape[-2] != query_rows or int(self.cols.max()) >= keys:
             raise RuntimeError(
                 f"Attention weights of shape {tuple(weights.shape)} do not cover the whole sequence of {self.seq_len} "
                 "tokens; the capture needs one forward pass over the whole sequence without a cache."
@@ -150,7 +154,7 @@ class Recorder:
         if self.store_attns:
             kept = weights[0].detach()
             kept = kept if chosen is None else kept.index_select(0, chosen)
-            kept = kept.index_select(1, rows).index_select(2, cols)
+            kept = (kept if rows_only else kept.index_select(1, rows)).index_select(2, cols)
             self.attn.append(kept.to("cpu", dtype=self.dtype or kept.dtype))
         if self.scores:
             scores = self._scores(module, query, key, mask, options, rows, cols)
@@ -268,6 +272,12 @@ def _eager_for(module: nn.Module) -> Callable[..., tuple[torch.Tensor, torch.Ten
     return fn if callable(fn) else _generic_eager
 
 
+def _whole_matrix_needed(recorder: Recorder, module: nn.Module, options: dict[str, Any]) -> bool:
+    """Whether this layer must run the full eager attention: whole matrices are kept, or a fused kernel cannot
+    compute the output (softcapping, attention sinks, dropout in training)."""
+    return recorder.full or module.training or options.get("softcap") is not None or options.get("s_aux") is not None
+
+
 def capture_attention(
     module: nn.Module,
     query: torch.Tensor,
@@ -275,13 +285,31 @@ def capture_attention(
     value: torch.Tensor,
     attention_mask: torch.Tensor | None,
     **kwargs: Any,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Attention function registered as ``CAPTURE_IMPLEMENTATION``: eager attention plus recording."""
-    output, weights = _eager_for(module)(module, query, key, value, attention_mask, **kwargs)
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Attention function registered as ``CAPTURE_IMPLEMENTATION``: attention plus recording.
+
+    When only text rows are kept, the layer's output comes from a fused ``scaled_dot_product_attention`` (no T x T
+    matrix kept for the backward), and the architecture's own eager attention runs, without autograd, on the kept
+    query rows only to give their probabilities. Otherwise the whole eager attention runs.
+    """
+    eager = _eager_for(module)
     recorder = _ACTIVE.get()
-    if recorder is not None:
-        output = recorder.record(module, query, key, value, attention_mask, output, weights, kwargs)
-    return output, weights
+    if recorder is None:
+        return eager(module, query, key, value, attention_mask, **kwargs)
+    if _whole_matrix_needed(recorder, module, kwargs):
+        output, weights = eager(module, query, key, value, attention_mask, **kwargs)
+        return recorder.record(module, query, key, value, attention_mask, output, weights, kwargs), weights
+    output, _ = sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
+    row_weights = None
+    if (key.shape[2] != recorder.seq_len) == recorder.cross:  # a layer whose keys hold the image
+        rows, _ = recorder.indices(query.device)
+        row_mask = None
+        if attention_mask is not None:
+            row_mask = attention_mask if attention_mask.shape[-2] == 1 else attention_mask.index_select(-2, rows)
+        with torch.no_grad():
+            _, row_weights = eager(module, query.index_select(2, rows), key, value, row_mask, **kwargs)
+    output = recorder.record(module, query, key, value, attention_mask, output, row_weights, kwargs, rows_only=True)
+    return output, None
 
 
 AttentionInterface.register(CAPTURE_IMPLEMENTATION, capture_attention)
