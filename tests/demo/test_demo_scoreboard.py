@@ -10,11 +10,11 @@ import pytest
 import torch
 from transformers import LlavaForConditionalGeneration, LlavaProcessor
 
+from vl_saliency_widget.core.regions import box_cells
 from vl_saliency_widget.demo import toy_samples
 from vl_saliency_widget.demo.data import CELL, GRID, HELD_OUT_SEED, IMAGE_SIZE
 from vl_saliency_widget.demo.evaluate import (
     Scoreboard,
-    box_cells,
     centre_prior,
     configurations,
     evaluate,
@@ -50,7 +50,10 @@ def test_deleting_the_best_method_s_cells_loses_the_answer_faster_than_deleting_
 
 def test_every_configuration_and_both_baselines_are_scored(board: Scoreboard) -> None:
     assert list(board.scores) == configurations()
-    assert len(configurations()) == 2 + 3 * 2 * 2 + 2, "attn per align, the rest per align and gradients, baselines"
+    assert len(configurations()) == 3 * 2 + 5 * 2 * 2 + 4 + 2, (
+        "gradient-free methods per align, the rest per align and gradients, the reference's four, baselines"
+    )
+    assert len(configurations(reference=False)) == len(configurations()) - 4
     random, centre = board.scores[("random", "-", "-")], board.scores[("centre", "-", "-")]
     assert 0 < random.energy < 0.05, "a uniform random map puts about 1/64 of its mass in the queried cell"
     assert 0 < centre.energy < 0.1 and centre.empty == random.empty == 0
@@ -60,9 +63,20 @@ def test_every_configuration_and_both_baselines_are_scored(board: Scoreboard) ->
 
 def test_the_box_covers_exactly_the_cell_of_the_queried_shape() -> None:
     for sample in toy_samples(30, HELD_OUT_SEED):
-        cells = box_cells(sample.box, (IMAGE_SIZE, IMAGE_SIZE), (GRID, GRID))
+        cells = box_cells(sample.box, (IMAGE_SIZE, IMAGE_SIZE), (GRID, GRID)).reshape(-1)
         assert torch.nonzero(cells).flatten().tolist() == [sample.cell[0] * GRID + sample.cell[1]]
     assert box_cells((CELL - 1, 0, CELL + 1, 1), (IMAGE_SIZE, IMAGE_SIZE), (GRID, GRID)).sum() == 2
+
+
+def test_the_reference_library_s_rows_are_its_own_maps_and_match_ours_computed_its_way(board: Scoreboard) -> None:
+    """Its agcam and attention are ours under its conventions (token row, whole-sequence gradient): same scores
+    (deletion runs every map in one batch, so its probabilities may differ in the last float bits)."""
+    pairs = [(("agcam_reference", "token", "sequence"), ("vl-saliency agcam", "token", "sequence"))]
+    pairs += [(("attn", "token", "-"), ("vl-saliency attn", "token", "-"))]
+    for ours, theirs in pairs:
+        a, b = board.scores[ours], board.scores[theirs]
+        assert (a.pointing, a.energy, a.empty) == (b.pointing, b.energy, b.empty)
+        assert a.deletion_auc == pytest.approx(b.deletion_auc, abs=1e-5)
 
 
 def test_ties_are_broken_at_random_so_a_flat_map_points_like_chance() -> None:

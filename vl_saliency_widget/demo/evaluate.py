@@ -2,7 +2,9 @@
 
 For every held-out sample the toy model answers greedily; its answer token (the first generated token, teacher
 forced on that answer) is mapped by every method x ``align`` x ``gradients``, each map the mean over layers and heads
-on the picture's 8 x 8 grid of cells. Three scores, averaged over the samples:
+on the picture's 8 x 8 grid of cells. The reference library (PyPI ``vl-saliency==1.1.6``, when installed) maps the
+same token its own way (its capture, its token-row attention and whole-sequence gradient, its ``gradcam`` and
+``agcam``) in rows named ``vl-saliency ...``. Three scores, averaged over the samples:
 
 - **pointing game**: the map's largest cell is a cell that overlaps the queried shape's box (every shape lies inside
   one cell, so that is the shape's cell; a random cell scores 1 / 64).
@@ -22,9 +24,10 @@ Run ``python -m vl_saliency_widget.demo.evaluate --samples 300 --out scoreboard.
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -33,16 +36,32 @@ import torch
 from transformers import LlavaForConditionalGeneration, LlavaProcessor
 
 from ..core.extractor import Gradients, SaliencyExtractor
-from ..core.map import SaliencyMap
+from ..core.method import Method
+from ..core.regions import box_cells
 from ..core.trace import Align, Trace
-from ..lib import agcam, gradcam
+from ..lib import agcam, agcam_reference, gradcam, relevancy, rollout
+from ..transforms import MaskSinks
 from .data import HELD_OUT_SEED, TRAIN_SEED, Sample, toy_samples
 from .model import load_toy_vlm
 
-Method = str | Callable[[SaliencyMap, SaliencyMap], SaliencyMap]
+METHODS: dict[str, Method] = {
+    "attn": "attn",
+    "attn, sinks masked": "attn",
+    "rollout": rollout,
+    "grad": "grad",
+    "gradcam": gradcam,
+    "agcam": agcam,
+    "agcam_reference": agcam_reference,
+    "relevancy": relevancy,
+}
+"""The methods scored, by the name the table shows: ``trace.map(0, mode=...)``; "attn, sinks masked" is attention
+with ``T.MaskSinks(trace.sinks())`` applied before the mean over layers and heads."""
 
-METHODS: dict[str, Method] = {"attn": "attn", "grad": "grad", "gradcam": gradcam, "agcam": agcam}
-"""The methods scored, by the name the table shows: ``trace.map(0, mode=...)``."""
+GRADIENT_FREE = ("attn", "attn, sinks masked", "rollout")
+"""Methods that read no gradient: scored once per ``align``."""
+
+REFERENCE_METHODS = ("attn", "grad", "gradcam", "agcam")
+"""The reference library's methods, scored its way (token row, whole-sequence gradient)."""
 
 ALIGNS: tuple[Align, ...] = ("predicting", "token")
 GRADIENTS: tuple[Gradients, ...] = ("token", "sequence")
@@ -52,13 +71,28 @@ Key = tuple[str, str, str]
 """(method, align, gradients) of one table row; "-" where a setting does not apply."""
 
 
-def configurations() -> list[Key]:
-    """Every scored row: attention once per ``align`` (it has no gradient), the gradient methods per ``align`` and
-    ``gradients``, then the baselines."""
+def reference_library() -> Any | None:
+    """The reference library's module, or None when it is not installed."""
+    try:
+        import vl_saliency  # type: ignore[import-not-found,unused-ignore]
+        import vl_saliency.lib  # type: ignore[import-not-found,unused-ignore]  # noqa: F401  (its methods)
+    except ImportError:
+        return None
+    return vl_saliency
+
+
+def configurations(reference: bool = True) -> list[Key]:
+    """Every scored row: gradient-free methods once per ``align``, the gradient methods per ``align`` and
+    ``gradients``, the reference library's methods (``reference=True``), then the baselines."""
     keys: list[Key] = []
     for method in METHODS:
         for align in ALIGNS:
-            keys.extend([(method, align, "-")] if method == "attn" else [(method, align, g) for g in GRADIENTS])
+            if method in GRADIENT_FREE:
+                keys.append((method, align, "-"))
+            else:
+                keys.extend((method, align, g) for g in GRADIENTS)
+    if reference:
+        keys += [(f"vl-saliency {m}", "token", "-" if m == "attn" else "sequence") for m in REFERENCE_METHODS]
     return keys + [(name, "-", "-") for name in BASELINES]
 
 
@@ -100,18 +134,6 @@ class Scoreboard:
     steps: int
 
 
-def box_cells(box: tuple[float, float, float, float], size: tuple[int, int], grid: tuple[int, int]) -> torch.Tensor:
-    """BoolTensor [rows * cols], row-major: the cells of a ``grid`` over a ``size`` = (width, height) picture that
-    overlap ``box`` = (left, top, right, bottom) in pixels, right and bottom exclusive."""
-    (width, height), (rows, cols) = size, grid
-    left, top, right, bottom = box
-    ys = torch.arange(rows) * height / rows
-    xs = torch.arange(cols) * width / cols
-    in_rows = (ys < bottom) & (ys + height / rows > top)
-    in_cols = (xs < right) & (xs + width / cols > left)
-    return (in_rows[:, None] & in_cols[None, :]).reshape(-1)
-
-
 def centre_prior(grid: tuple[int, int]) -> torch.Tensor:
     """[rows, cols]: a Gaussian around the grid's centre with a standard deviation of a quarter of its side."""
     rows, cols = grid
@@ -126,14 +148,25 @@ def ranking(values: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return shuffle[torch.argsort(values[shuffle], descending=True, stable=True)]
 
 
-def _answer_maps(traces: dict[Gradients, Trace], generator: torch.Generator) -> dict[Key, torch.Tensor]:
+def _answer_maps(
+    traces: dict[Gradients, Trace], reference_trace: Any | None, generator: torch.Generator
+) -> dict[Key, torch.Tensor]:
     """[rows, cols] per configuration: the answer token's map, mean over layers and heads, and the baselines."""
     maps: dict[Key, torch.Tensor] = {}
-    for method, align, gradients in configurations():
+    sinks = traces["token"].sinks()
+    for method, align, gradients in configurations(reference_trace is not None):
         if method in BASELINES:
             continue
-        trace = traces["token" if gradients == "-" else cast(Gradients, gradients)]  # attention: either trace
-        maps[(method, align, gradients)] = trace.map(0, mode=METHODS[method], align=cast(Align, align)).agg().map[0, 0]
+        if method.startswith("vl-saliency "):
+            name = method.removeprefix("vl-saliency ")
+            mode = name if name in ("attn", "grad") else getattr(reference_library().lib, name)  # type: ignore[union-attr]
+            maps[(method, align, gradients)] = reference_trace.map(token=0, mode=mode).map.mean(dim=(0, 1))  # type: ignore[union-attr]
+            continue
+        trace = traces["token" if gradients == "-" else cast(Gradients, gradients)]  # gradient-free: either trace
+        saliency_map = trace.map(0, mode=METHODS[method], align=cast(Align, align))
+        if method == "attn, sinks masked":
+            saliency_map = saliency_map >> MaskSinks(sinks)
+        maps[(method, align, gradients)] = saliency_map.agg().map[0, 0]
     grid = next(iter(maps.values())).shape
     maps[("random", "-", "-")] = torch.rand(grid, generator=generator)
     maps[("centre", "-", "-")] = centre_prior((grid[0], grid[1]))
@@ -207,6 +240,7 @@ def evaluate(
     *,
     steps: int = 8,
     seed: int = 0,
+    reference: bool = True,
 ) -> Scoreboard:
     """Score every configuration on ``samples``.
 
@@ -216,9 +250,16 @@ def evaluate(
         samples: the pictures, questions and boxes (``toy_samples(n, HELD_OUT_SEED)``).
         steps: deletion steps from no cell to all cells.
         seed: seed of the random baseline and of the tie-breaking order.
+        reference: score the reference library's methods too (skipped when ``vl_saliency`` is not installed).
     """
     generator = torch.Generator().manual_seed(seed)
-    extractors = {g: SaliencyExtractor(model, processor, gradients=g) for g in GRADIENTS}
+    needed = [method for method in METHODS.values() if not isinstance(method, str)]
+    extractors = {g: SaliencyExtractor(model, processor, gradients=g, methods=needed) for g in GRADIENTS}
+    library = reference_library() if reference else None
+    reference_model = None
+    if library is not None:  # the reference reads output_attentions: it needs eager attention
+        reference_model = copy.deepcopy(model)
+        reference_model.set_attn_implementation("eager")
     batch = cast(
         dict[str, torch.Tensor],
         processor.apply_chat_template(
@@ -233,7 +274,7 @@ def evaluate(
         generated = model.generate(**batch, max_new_tokens=4, do_sample=False)
     prompt_len = batch["input_ids"].shape[1]
     said = processor.batch_decode(generated[:, prompt_len : prompt_len + 1], skip_special_tokens=True)
-    keys = configurations()
+    keys = configurations(library is not None)
     hits = torch.zeros(len(keys))
     energy = torch.zeros(len(keys))
     empty = torch.zeros(len(keys))
@@ -245,9 +286,14 @@ def evaluate(
             g: extractor.capture(**inputs, generated_ids=sequence, images=[sample.image])
             for g, extractor in extractors.items()
         }
-        maps = _answer_maps(traces, generator)
+        reference_trace = None
+        if library is not None:
+            reference_trace = library.SaliencyExtractor(reference_model, processor).capture(
+                **inputs, generated_ids=sequence
+            )
+        maps = _answer_maps(traces, reference_trace, generator)
         layout = traces["token"].image_layouts[0]
-        target = box_cells(sample.box, layout.size, layout.views[0].grid)
+        target = box_cells(sample.box, layout.size, layout.views[0].grid).reshape(-1)
         flat = torch.stack([maps[key].reshape(-1) for key in keys])  # [configurations, cells]
         orders = torch.stack([ranking(values, generator) for values in flat])
         positive = flat.clamp(min=0)
