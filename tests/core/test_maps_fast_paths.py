@@ -106,3 +106,25 @@ def test_the_cpu_computes_one_token_per_pass_unless_told() -> None:
     assert gradients.tokens_per_pass() == 1
     gradients.batch_size = 6
     assert gradients.tokens_per_pass() == 6
+
+
+def test_a_batch_that_runs_out_of_memory_is_retried_with_half_the_tokens() -> None:
+    trace = _trace("gemma3")
+    gradients = trace._token_gradients
+    assert gradients is not None
+    gradients.batch_size = 8
+    passes: list[int] = []
+    compute_many = gradients.compute_many
+
+    def small_memory(positions: list[int]) -> torch.Tensor:
+        passes.append(len(positions))
+        if len(positions) > 2:
+            raise torch.OutOfMemoryError("out of memory (simulated)")
+        return compute_many(positions)
+
+    gradients.compute_many = small_memory  # type: ignore[method-assign]
+    positions = trace.text_positions[-5:]
+    grads = trace.maps(positions, "grad")
+    assert passes == [5, 4, 2, 2, 1]
+    for k, p in enumerate(positions):
+        assert torch.equal(grads[k], trace.map(AbsoluteIndex(p), "grad").tensor())

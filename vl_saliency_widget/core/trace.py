@@ -38,7 +38,8 @@ class TokenGradients:
         token_ids: LongTensor [T] on the logits' device.
         batch_size: tokens per backward pass when many are asked for (``compute_many``); None: ``BATCH_SIZE`` on an
             accelerator, 1 on the CPU, whose backward is bound by arithmetic that a batch only multiplies (batched,
-            a token cost 1.25-1.45x one alone there; see ``bench``).
+            a token cost 1.0-1.45x one alone there; see ``bench``). ``Trace.maps`` retries a pass that runs out of
+            memory with half the tokens.
     """
 
     logits: torch.Tensor
@@ -363,12 +364,20 @@ class Trace:
             )
         if 0 in positions:
             raise ValueError("The first token has no log-probability, so no gradient; choose a later token.")
-        size = gradients.tokens_per_pass()
-        for start in range(0, len(positions), size):
+        size, start = gradients.tokens_per_pass(), 0
+        while start < len(positions):
             chunk = positions[start : start + size]
-            for position, full in zip(chunk, gradients.compute_many(chunk), strict=True):
+            try:
+                batch = gradients.compute_many(chunk)
+            except torch.OutOfMemoryError:
+                if size == 1:
+                    raise
+                size //= 2  # a batched pass needs about ``size`` times one pass's memory: try fewer tokens
+                continue
+            for position, full in zip(chunk, batch, strict=True):
                 for row in {int(self._row_of[position]), int(self._row_of[position - 1])} - {-1}:
                     self._grad_rows[(position, row)] = full[:, :, row].clone()
+            start += len(chunk)
 
     def _map(self, kind: str, position: int, row: int, image_index: int, view: str | None) -> SaliencyMap:
         if kind == "attn":
