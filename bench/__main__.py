@@ -21,7 +21,7 @@ from .isolate import isolated
 from .micro import micro
 from .models import Shape
 from .report import write_markdown, write_plots
-from .workloads import METHODS, compare, memory
+from .workloads import METHODS, compare, gradients, memory
 
 GIB = 2**30
 
@@ -118,11 +118,14 @@ def run(plan: Plan, device: str, threads: int, memory_limit: int, log: Any = pri
         log(f"compare {shape.name}: {shape.describe()}")
         timing = isolated(compare, shape=shape, methods=list(METHODS), repeats=plan.repeats, **common)
         peaks = {m: isolated(memory, shape=shape, method=m, **common) for m in METHODS}
+        log(f"gradients {shape.name}: one token per backward pass, batched, float16 trace sizes")
+        costs = isolated(gradients, shape=shape, **common)
         results["shapes"][shape.name] = {
             "shape": asdict(shape),
             "describe": shape.describe(),
             "time": timing,
             "memory": peaks,
+            "gradients": costs,
         }
     for tokens in plan.scaling_tokens:
         shape = plan.scaling_base.with_tokens(tokens)

@@ -2,8 +2,9 @@
 
 ``map_agg_normalize``: ``trace.map(t, "attn").agg() >> T.normalize()`` on a trace whose maps are
 ``[layers, heads, side, side]``, and the same ``.agg() >> T.normalize()`` on a ``SaliencyMap`` made from a tensor.
-``maps_500``: ``trace.maps(500 positions, "attn")`` and the widget's preview reduction of it (mean over layers and
-heads), the all-tokens precompute for 500 tokens.
+``maps_500``: ``trace.maps(500 positions, "attn")``; the layer/head mean of that stack (the widget's preview before
+``maps`` could reduce); and ``maps(..., layer_reduce=, head_reduce=)``, the widget's all-tokens precompute, which
+reduces before it gathers. The same on a tiled layout (2 x 2 tiles and a thumbnail spread onto one canvas).
 """
 
 from __future__ import annotations
@@ -20,19 +21,36 @@ from PIL import Image
 from vl_saliency_widget.core.map import SaliencyMap
 from vl_saliency_widget.core.trace import Trace
 from vl_saliency_widget.layouts import ImageLayout, View
+from vl_saliency_widget.transforms.layers import Reduction
 
 IMAGE_TOKEN = 5
 TEXT_TOKEN = 7
 
 
-def synthetic_trace(layers: int, heads: int, side: int, text_tokens: int, seed: int = 0) -> Trace:
-    """A trace of ``text_tokens`` text tokens after one ``side`` x ``side`` image, random attention [L, H, R, I]."""
-    token_ids = [TEXT_TOKEN] * 4 + [IMAGE_TOKEN] * side * side + [TEXT_TOKEN] * (text_tokens - 4)
-    positions = torch.arange(4, 4 + side * side).reshape(side, side)
+def synthetic_trace(layers: int, heads: int, side: int, text_tokens: int, seed: int = 0, tiled: bool = False) -> Trace:
+    """A trace of ``text_tokens`` text tokens after one image, random attention [L, H, R, I].
+
+    The image is one ``side`` x ``side`` grid, or with ``tiled`` 2 x 2 tiles of ``side / 2`` x ``side / 2`` cells and a
+    thumbnail of the same size over the whole picture (as Idefics3 and InternVL cut pictures): a ``side`` x ``side``
+    canvas from ``1.25 * side**2`` image tokens.
+    """
     size = (side * 14, side * 14)
-    layout = ImageLayout(views=(View("base", positions, (0.0, 0.0, float(size[0]), float(size[1]))),), size=size)
+    if tiled:
+        half, width = side // 2, float(size[0])
+        step = width / 2
+        boxes = [(c * step, r * step, (c + 1) * step, (r + 1) * step) for r in (0, 1) for c in (0, 1)]
+        boxes.append((0.0, 0.0, width, width))
+        views = tuple(
+            View(f"view {k}", torch.arange(4 + k * half * half, 4 + (k + 1) * half * half).reshape(half, half), box)
+            for k, box in enumerate(boxes)
+        )
+    else:
+        views = (View("base", torch.arange(4, 4 + side * side).reshape(side, side), (0.0, 0.0, *map(float, size))),)
+    image_tokens = sum(v.positions.numel() for v in views)
+    token_ids = [TEXT_TOKEN] * 4 + [IMAGE_TOKEN] * image_tokens + [TEXT_TOKEN] * (text_tokens - 4)
+    layout = ImageLayout(views=views, size=size)
     generator = torch.Generator().manual_seed(seed)
-    attn = torch.rand(layers, heads, text_tokens, side * side, generator=generator)
+    attn = torch.rand(layers, heads, text_tokens, image_tokens, generator=generator)
     return Trace(
         token_ids=token_ids,
         gen_start=len(token_ids) - text_tokens + 4,
@@ -71,33 +89,54 @@ def _maps(trace: Trace, positions: list[int]) -> torch.Tensor:
     return trace.maps(positions, "attn")
 
 
-def _preview(trace: Trace, positions: list[int]) -> torch.Tensor:
+def _gather_then_mean(trace: Trace, positions: list[int]) -> torch.Tensor:
     return trace.maps(positions, "attn").mean((1, 2))
 
 
+def _reduced(trace: Trace, positions: list[int], reduction: Reduction) -> torch.Tensor:
+    return trace.maps(positions, "attn", layer_reduce=reduction, head_reduce=reduction)
+
+
+MAP = "trace.map + agg + normalize"
+PRECOMPUTE = "trace.maps(layer_reduce='mean', head_reduce='mean')"
+
+
+def _label(layers: int, heads: int, side: int, tiled: bool) -> str:
+    return f"[{layers}, {heads}, {side}, {side}]" + (", tiled" if tiled else "")
+
+
 def map_agg_normalize(shapes: list[tuple[int, int, int]], budget: float) -> dict[str, Any]:
-    """Seconds per ``map + agg + normalize`` for each ``(layers, heads, side)``."""
+    """Seconds per ``map + agg + normalize`` for each ``(layers, heads, side)``, plain and tiled."""
     results: dict[str, Any] = {}
     for layers, heads, side in shapes:
-        trace = synthetic_trace(layers, heads, side, text_tokens=40)
-        smap = SaliencyMap(torch.rand(layers, heads, side, side))
-        results[f"[{layers}, {heads}, {side}, {side}]"] = {
-            "trace.map + agg + normalize": per_call(partial(_map_agg_normalize, trace), budget),
-            "SaliencyMap.agg + normalize": per_call(partial(_agg_normalize, smap), budget),
-        }
+        for tiled in (False, True):
+            trace = synthetic_trace(layers, heads, side, text_tokens=40, tiled=tiled)
+            row = {MAP: per_call(partial(_map_agg_normalize, trace), budget)}
+            if not tiled:
+                smap = SaliencyMap(torch.rand(layers, heads, side, side))
+                row["SaliencyMap.agg + normalize"] = per_call(partial(_agg_normalize, smap), budget)
+            results[_label(layers, heads, side, tiled)] = row
     return results
 
 
 def maps_500(shapes: list[tuple[int, int, int]], tokens: int, budget: float) -> dict[str, Any]:
-    """Seconds of ``trace.maps`` for ``tokens`` tokens, and of the widget's preview (its mean over layers, heads)."""
+    """Seconds of ``trace.maps`` for ``tokens`` tokens: the whole stack, its layer/head mean, and the reduced call."""
     results: dict[str, Any] = {}
     for layers, heads, side in shapes:
-        trace = synthetic_trace(layers, heads, side, text_tokens=tokens + 5)
-        positions = list(range(len(trace.token_ids) - tokens, len(trace.token_ids)))
-        results[f"[{layers}, {heads}, {side}, {side}]"] = {
-            f"trace.maps ({tokens} tokens)": per_call(partial(_maps, trace, positions), budget, 3),
-            f"trace.maps ({tokens} tokens) + layer/head mean": per_call(partial(_preview, trace, positions), budget, 3),
-        }
+        for tiled in (False, True):
+            trace = synthetic_trace(layers, heads, side, text_tokens=tokens + 5, tiled=tiled)
+            positions = list(range(len(trace.token_ids) - tokens, len(trace.token_ids)))
+            row = {}
+            if not tiled:  # a tiled stack of every layer and head is spread onto the canvas map by map: seconds
+                row[f"trace.maps ({tokens} tokens)"] = per_call(partial(_maps, trace, positions), budget, 3)
+                row["trace.maps, then mean over layers and heads"] = per_call(
+                    partial(_gather_then_mean, trace, positions), budget, 3
+                )
+            row[PRECOMPUTE] = per_call(partial(_reduced, trace, positions, "mean"), budget, 3)
+            row["trace.maps(layer_reduce='max', head_reduce='max')"] = per_call(
+                partial(_reduced, trace, positions, "max"), budget, 3
+            )
+            results[_label(layers, heads, side, tiled)] = row
     return results
 
 

@@ -96,11 +96,7 @@ def timed(method: str, fn: Callable[[], dict[str, Any]], device: str) -> dict[st
 
 
 def compare(shape: Shape, methods: list[str], repeats: int, device: str) -> dict[str, Any]:
-    """Time ``methods`` on one model: one warm-up each, then ``repeats`` interleaved rounds; medians in seconds.
-
-    Also times ``ours_token``'s gradient of a second answer token (a backward through the retained graph, cached
-    gradient of the first not reused) as ``token_grad_next_s``.
-    """
+    """Time ``methods`` on one model: one warm-up each, then ``repeats`` interleaved rounds; medians in seconds."""
     model, processor, inputs = build(shape, device)
     runs = {m: runner(m, model, processor, inputs) for m in methods}
     samples: dict[str, list[dict[str, Any]]] = {m: [] for m in methods}
@@ -118,28 +114,100 @@ def compare(shape: Shape, methods: list[str], repeats: int, device: str) -> dict
         }
         if "token_grad_s" in rows[0]:
             result[m]["token_grad_s"] = statistics.median(r["token_grad_s"] for r in rows)
-    if "ours_token" in methods:
-        result["token_grad_next_s"] = _next_token_gradients(model, processor, inputs, device, repeats)
     return result
 
 
-def _next_token_gradients(model: Any, processor: Any, inputs: dict[str, Any], device: str, count: int) -> float:
-    """Median seconds of the gradient of answer tokens 1, 2, ... after token 0's: each one more lazy backward."""
+def gradients(shape: Shape, device: str) -> dict[str, Any]:
+    """Per-token gradients after the first (``token_gradients``) and the bytes of float16 traces (``trace_bytes``)."""
+    model, processor, inputs = build(shape, device)
+    return {
+        "token_gradients": token_gradients(model, processor, inputs, device),
+        "trace_bytes": trace_bytes(model, processor, inputs, shape.answer),
+    }
+
+
+BATCH = 8
+"""Tokens per batched backward pass in ``token_gradients``."""
+
+
+def token_gradients(model: Any, processor: Any, inputs: dict[str, Any], device: str) -> dict[str, Any]:
+    """Per-token gradients after the first: one backward pass each, and ``BATCH`` tokens per pass.
+
+    ``one_s``: median seconds of answer tokens 1, 2 and 3, each one more backward through the retained graph
+    (``trace.map(t, "grad")``). ``batched_per_token_s``: seconds of ``trace.maps`` over ``BATCH`` prompt text tokens
+    not computed yet with ``batch_size=BATCH`` (one backward vectorized over a one-hot batch of output gradients),
+    divided by ``BATCH``. ``one_by_one_per_token_s``: the same call on ``BATCH`` other prompt tokens with
+    ``batch_size=1`` (``BATCH`` backward passes), divided by ``BATCH``. ``max_abs_difference``: the largest
+    difference between the first batched token's kept gradient rows and its gradient computed alone.
+    """
     from vl_saliency_widget import SaliencyExtractor
 
     generated = inputs["generated_ids"]
     trace = SaliencyExtractor(model, processor, gradients="token").capture(
         **{k: v for k, v in inputs.items() if k != "generated_ids"}, generated_ids=generated
     )
+    gradients = trace._token_gradients
+    assert gradients is not None
     trace.map(0, "grad")
     seconds = []
-    for t in range(1, min(count + 1, trace.total_generated_tokens)):
+    for t in range(1, min(4, trace.total_generated_tokens)):
         _sync(device)
         start = time.perf_counter()
         trace.map(t, "grad")
         _sync(device)
         seconds.append(time.perf_counter() - start)
-    return statistics.median(seconds)
+    prompt = [p for p in trace.text_positions if p < trace.gen_start - 1][::-1]
+    per_token = {}
+    for size, group in ((BATCH, prompt[:BATCH]), (1, prompt[BATCH : 2 * BATCH])):
+        if len(group) < BATCH:
+            break
+        gradients.batch_size = size
+        _sync(device)
+        start = time.perf_counter()
+        trace.maps(group, "grad")
+        _sync(device)
+        per_token[size] = (time.perf_counter() - start) / BATCH
+    difference = None
+    if BATCH in per_token:  # the first batched token again, alone
+        alone = gradients.compute(prompt[0])
+        kept = [(r, row) for (p, r), row in trace._grad_rows.items() if p == prompt[0]]
+        difference = max(float((row - alone[:, :, r]).abs().max()) for r, row in kept)
+    return {
+        "one_s": statistics.median(seconds),
+        "batch": BATCH,
+        "batched_per_token_s": per_token.get(BATCH),
+        "one_by_one_per_token_s": per_token.get(1),
+        "max_abs_difference": difference,
+    }
+
+
+def trace_bytes(model: Any, processor: Any, inputs: dict[str, Any], answer: int) -> dict[str, int]:
+    """Bytes of the tensors a trace keeps, stored in float16 (``dtype=torch.float16``).
+
+    ``float16_sequence``: attention and the whole-sequence gradient, every text row (a real capture).
+    ``float16_token``: attention, every text row, and the gradient rows of the ``answer`` tokens once computed
+    (their own and their predecessor's row, in the model's dtype). ``float16_answer_rows``: what attention and
+    gradient would take in float16 on the answer's predicting rows alone (computed, not captured: there is no such
+    capture option).
+    """
+    from vl_saliency_widget import SaliencyExtractor
+
+    generated = inputs["generated_ids"]
+    model_inputs = {k: v for k, v in inputs.items() if k != "generated_ids"}
+    sequence = SaliencyExtractor(model, processor, gradients="sequence", dtype=torch.float16).capture(
+        **model_inputs, generated_ids=generated
+    )
+    token = SaliencyExtractor(model, processor, gradients="token", dtype=torch.float16).capture(
+        **model_inputs, generated_ids=generated
+    )
+    token.maps(list(range(token.gen_start, len(token.token_ids))), "grad")
+    assert sequence.attn is not None
+    layers, heads, _, columns = sequence.attn.shape
+    return {
+        "float16_sequence": _tensor_bytes(sequence.attn) + _tensor_bytes(sequence._grad),
+        "float16_token": _tensor_bytes(token.attn) + _tensor_bytes(list(token._grad_rows.values())),
+        "float16_answer_rows": 2 * layers * heads * answer * columns * 2,
+    }
 
 
 def memory(shape: Shape, method: str, device: str, repeats: int = 1) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import torch
 
 from bench.__main__ import main
 from bench.isolate import isolated
+from bench.micro import MAP, PRECOMPUTE
 from bench.workloads import METHODS
 
 pytestmark = pytest.mark.bench
@@ -38,7 +39,28 @@ def test_every_capture_method_is_timed_finite_and_positive(quick: tuple[dict[str
         for method in METHODS:
             assert _positive(timing[method]["seconds"]), (name, method, timing[method])
         assert _positive(timing["ours_token"]["token_grad_s"])
-        assert _positive(timing["token_grad_next_s"])
+
+
+def test_per_token_gradients_are_timed_one_per_pass_and_batched_and_agree(quick: tuple[dict[str, Any], Path]) -> None:
+    results, _ = quick
+    for name, entry in results["shapes"].items():
+        costs = entry["gradients"]
+        assert costs["status"] == "ok", (name, costs)
+        grads = costs["token_gradients"]
+        for key in ("one_s", "batched_per_token_s", "one_by_one_per_token_s"):
+            assert _positive(grads[key]), (name, key, grads)
+        assert grads["max_abs_difference"] <= 1e-5
+
+
+def test_float16_trace_sizes_are_measured_beside_the_reference(quick: tuple[dict[str, Any], Path]) -> None:
+    results, out = quick
+    for entry in results["shapes"].values():
+        sizes = entry["gradients"]["trace_bytes"]
+        float32 = entry["time"]["ours_sequence"]["kept_bytes"]
+        assert sizes["float16_sequence"] * 2 == float32
+        assert sizes["float16_token"] > sizes["float16_sequence"] // 2
+        assert 0 < sizes["float16_answer_rows"] < sizes["float16_sequence"]
+    assert "| trace size, float16 / reference's kept tensors | 0.25 x |" in (out / "results.md").read_text()
 
 
 def test_peak_memory_is_measured_per_method_and_the_traces_keep_bytes(quick: tuple[dict[str, Any], Path]) -> None:
@@ -67,11 +89,17 @@ def test_map_operations_are_timed(quick: tuple[dict[str, Any], Path]) -> None:
     results, _ = quick
     micro = results["micro"]
     assert micro["status"] == "ok", micro
-    timings = [
-        v["seconds"] for group in ("map_agg_normalize", "maps") for ops in micro[group].values() for v in ops.values()
-    ]
-    assert len(timings) == 4
-    assert all(_positive(t) for t in timings)
+    timings = {
+        (group, shape, op): v["seconds"]
+        for group in ("map_agg_normalize", "maps")
+        for shape, ops in micro[group].items()
+        for op, v in ops.items()
+    }
+    assert len(timings) == 9
+    assert all(_positive(t) for t in timings.values())
+    for shape in ("[4, 2, 4, 4]", "[4, 2, 4, 4], tiled"):
+        assert ("maps", shape, PRECOMPUTE) in timings
+        assert ("map_agg_normalize", shape, MAP) in timings
 
 
 def test_table_and_plots_are_written(quick: tuple[dict[str, Any], Path]) -> None:
