@@ -128,3 +128,20 @@ def test_a_batch_that_runs_out_of_memory_is_retried_with_half_the_tokens() -> No
     assert passes == [5, 4, 2, 2, 1]
     for k, p in enumerate(positions):
         assert torch.equal(grads[k], trace.map(AbsoluteIndex(p), "grad").tensor())
+
+
+def test_reductions_a_row_at_a_time_give_the_same_maps(trace: Trace, monkeypatch: pytest.MonkeyPatch) -> None:
+    positions = trace.text_positions
+    calls = [(mode, ps, r) for mode in ("attn", "grad") for ps in (positions, positions[-2:]) for r in ("mean", "max")]
+    whole = [trace.maps(ps, mode, layer_reduce=r, head_reduce=r) for mode, ps, r in calls]  # type: ignore[arg-type]
+    monkeypatch.setattr("vl_saliency_widget.core.trace.REDUCE_CHUNK_BYTES", 1)
+    for (mode, ps, r), expected in zip(calls, whole, strict=True):
+        assert torch.equal(trace.maps(ps, mode, layer_reduce=r, head_reduce=r), expected)  # type: ignore[arg-type]
+
+
+def test_no_positions_give_an_empty_stack_of_the_reduced_shape(trace: Trace) -> None:
+    rows, cols = trace.map(AbsoluteIndex(trace.text_positions[0])).shape[2:]
+    for mode in ("attn", "grad"):
+        for reduction in ("mean", "max"):
+            empty = trace.maps([], mode, layer_reduce=reduction, head_reduce=None)  # type: ignore[arg-type]
+            assert empty.shape == (0, 1, trace.maps(trace.text_positions[:1], mode).shape[2], rows, cols)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -588,40 +589,57 @@ class Trace:
         reduce = Aggregate(layer_reduce=layer_reduce, head_reduce=head_reduce)
         rows = [self._row(p, align) for p in positions]
         grid = self._grid(image_index, view)
-        linear = {layer_reduce, head_reduce} <= {"mean", "sum", None}
-        early = (layer_reduce is not None or head_reduce is not None) and (grid.weights is None or linear)
-        if mode == "attn":
-            if self.attn is None:
-                raise ValueError("This trace holds no attention: capture with store_attns=True.")
-            index = torch.as_tensor(rows, dtype=torch.long)
+        if mode == "attn" and self.attn is None:
+            raise ValueError("This trace holds no attention: capture with store_attns=True.")
+        if mode == "grad" and self._grad is None and positions:
+            missing = [p for p, r in zip(positions, rows, strict=True) if (p, r) not in self._grad_rows]
+            if missing:
+                self._compute_grads(list(dict.fromkeys(missing)))
+        if layer_reduce is None and head_reduce is None:
+            return grid.take(self._row_values(mode, positions, rows))
+        # Reduce before the gather and the spreading where they commute: any reduction on a view's own grid, a
+        # linear one (mean, sum) on a canvas. Else spread every layer and head, then reduce.
+        early = grid.weights is None or {layer_reduce, head_reduce} <= {"mean", "sum", None}
+        if mode == "attn" and early:
+            return grid.take(self._reduced_attention(reduce, torch.as_tensor(rows, dtype=torch.long)))
+        parts = []
+        step = self._tokens_per_chunk()
+        for start in range(0, max(1, len(positions)), step):
+            values = self._row_values(mode, positions[start : start + step], rows[start : start + step])
             if early:
-                values = self._reduced_attention(reduce, index)
+                parts.append(grid.take(reduce.reduce(values.unsqueeze(-2)).squeeze(-2)))
             else:
-                values = self.attn.index_select(2, index).permute(2, 0, 1, 3).float()
-        elif not positions:
-            values = torch.zeros(0, *self._grad_shape())
-        else:
-            if self._grad is None:
-                missing = [p for p, r in zip(positions, rows, strict=True) if (p, r) not in self._grad_rows]
-                if missing:
-                    self._compute_grads(list(dict.fromkeys(missing)))
-            values = torch.stack([self._grad_row(p, r) for p, r in zip(positions, rows, strict=True)]).float()
-            if early:
-                values = reduce.reduce(values.unsqueeze(-2)).squeeze(-2)
-        maps = grid.take(values)
-        return reduce.reduce(maps) if (layer_reduce is not None or head_reduce is not None) and not early else maps
+                parts.append(reduce.reduce(grid.take(values)))
+        return torch.cat(parts)
+
+    def _row_values(self, mode: str, positions: Sequence[int], rows: Sequence[int]) -> torch.Tensor:
+        """[tokens, layers, heads, I] float: the attention or the (computed) gradient on each token's row."""
+        if mode == "attn":
+            assert self.attn is not None
+            index = torch.as_tensor(rows, dtype=torch.long)
+            return self.attn.index_select(2, index).permute(2, 0, 1, 3).float()
+        if not positions:
+            return torch.zeros(0, *self._grad_shape())
+        return torch.stack([self._grad_row(p, r) for p, r in zip(positions, rows, strict=True)]).float()
+
+    def _tokens_per_chunk(self) -> int:
+        """How many tokens' [layers, heads, I] float rows fill ``REDUCE_CHUNK_BYTES``."""
+        per_token = self.attn[:, :, 0].numel() if self.attn is not None else math.prod(self._grad_shape())
+        return max(1, REDUCE_CHUNK_BYTES // (4 * max(1, per_token)))
 
     def _reduced_attention(self, reduce: Aggregate, rows: torch.Tensor) -> torch.Tensor:
         """[tokens, 1 or layers, 1 or heads, I]: ``reduce`` of the float attention on query ``rows``.
 
-        When the rows are most of the captured ones, every row is reduced in place (a read of the attention, no
-        gathered copy) and the wanted rows picked from the small result; else the rows are gathered first.
+        When the rows are most of the captured ones, every row is reduced where it lies (a read of the attention,
+        no gathered copy) and the wanted rows are picked from the small result; else the rows are gathered first.
+        Either way ``REDUCE_CHUNK_BYTES`` of rows at a time.
         """
         assert self.attn is not None
+        step = self._tokens_per_chunk()
         total = self.attn.shape[2]
         if rows.numel() * 2 < total:
-            return reduce.reduce(self.attn.index_select(2, rows).float()).permute(2, 0, 1, 3)
-        step = max(1, REDUCE_CHUNK_BYTES // max(1, 4 * self.attn[:, :, :1].numel()))
+            parts = [reduce.reduce(self.attn.index_select(2, chunk).float()) for chunk in rows.split(step)]
+            return torch.cat(parts, dim=2).permute(2, 0, 1, 3)
         parts = [reduce.reduce(self.attn[:, :, start : start + step].float()) for start in range(0, total, step)]
         return torch.cat(parts, dim=2).index_select(2, rows).permute(2, 0, 1, 3)
 
