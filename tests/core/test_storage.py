@@ -9,7 +9,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from vl_saliency_widget import SaliencyExtractor, Trace
+from vl_saliency_widget import SaliencyExtractor, Trace, lib
 from vl_saliency_widget.core.storage import FORMAT_VERSION, METADATA_KEY
 from vl_saliency_widget.selectors import AbsoluteIndex
 from vl_saliency_widget.testing import tiny_image, tiny_inputs, tiny_vlm
@@ -135,3 +135,29 @@ def test_a_format_1_file_without_checksum_still_loads(saved: Path, tmp_path: Pat
     save_file(tensors, str(old), metadata={METADATA_KEY: json.dumps(meta)})
     with pytest.raises(ValueError, match=r"checksum"):
         Trace.load(old)
+
+
+@pytest.mark.parametrize("name", ["llava", "mllama"])
+def test_method_data_round_trips_and_maps_the_same(name: str, tmp_path: Path) -> None:
+    """Scores, row sums and whole matrices (sequence gradients) come back exactly; the methods map the same."""
+    case = make_case(name)
+    methods = [lib.agcam, lib.relevancy, lib.rollout]
+    extractor = SaliencyExtractor(case.model, case.processor, gradients="sequence", methods=methods)
+    trace = extractor.capture(**case.inputs, generated_ids=case.generated, images=[case.image])
+    trace.save(tmp_path / "t.safetensors")
+    loaded = Trace.load(tmp_path / "t.safetensors")
+    assert loaded.scores is not None and torch.equal(loaded.scores, trace.scores)
+    assert loaded.full is not None and trace.full is not None and loaded.full.kinds == trace.full.kinds
+    for method in methods:
+        assert torch.equal(loaded.map(0, method).tensor(), trace.map(0, method).tensor())
+
+
+def test_per_token_method_data_not_kept_is_named_after_loading(tmp_path: Path) -> None:
+    case = make_case("llava")
+    extractor = SaliencyExtractor(case.model, case.processor, methods=[lib.relevancy])
+    trace = extractor.capture(**case.inputs, generated_ids=case.generated, images=[case.image])
+    trace.save(tmp_path / "t.safetensors")
+    loaded = Trace.load(tmp_path / "t.safetensors")
+    assert torch.equal(loaded.map(0, lib.rollout).tensor(), trace.map(0, lib.rollout).tensor())
+    with pytest.raises(ValueError, match="relevancy needs the gradients of the whole attention matrices"):
+        loaded.map(0, lib.relevancy)

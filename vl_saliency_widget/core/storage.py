@@ -4,6 +4,9 @@ Layout of the file:
 - tensors ``attn`` [L, H, R, I], ``grad`` [L, H, R, I] (whole-sequence gradients), ``grad_rows`` [K, L, H, I]
   with ``grad_keys`` [K, 2] (position, row) for per-token gradients computed before saving, ``columns`` [I],
   ``view_<image>_<view>`` [rows, cols] positions and ``picture_<image>`` [height, width, channels] uint8;
+  for the methods that asked for them, ``scores`` [L, H, R, I] (pre-softmax), ``row_grad`` [L, H, R] (the
+  whole-sequence gradient's row sums that score gradients need) and per layer ``full_attn_<k>`` [H, T, keys] with
+  ``full_grad_<k>`` (whole-sequence gradients), the layers' kinds in the metadata's ``full_kinds``;
 - metadata ``vl_saliency_trace``: JSON with the format version, token ids and strings, the special-token mask,
   ``gen_start``, the image token id, the gradients option, whether columns are cross-attention keys, and each
   image's layout (view names and boxes, frame size, extra positions).
@@ -30,10 +33,10 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from ..layouts import ImageLayout, View
-from .trace import Trace
+from .trace import FullMatrices, Trace
 
-FORMAT_VERSION = 2
-"""Version 2 added the checksum; version 1 files (no checksum) still load."""
+FORMAT_VERSION = 3
+"""Version 2 added the checksum, version 3 the methods' scores and whole matrices; older files still load."""
 METADATA_KEY = "vl_saliency_trace"
 CHECKSUM_KEY = "vl_saliency_trace_sha256"
 
@@ -49,6 +52,17 @@ def save_trace(trace: Trace, path: Path) -> None:
         keys = sorted(trace._grad_rows)
         tensors["grad_keys"] = torch.tensor(keys, dtype=torch.long)
         tensors["grad_rows"] = torch.stack([trace._grad_rows[k] for k in keys])
+    if trace.scores is not None:
+        tensors["scores"] = trace.scores
+    if trace._row_grad is not None:
+        tensors["row_grad"] = trace._row_grad
+    full_kinds = None
+    if trace.full is not None:
+        full_kinds = list(trace.full.kinds)
+        for k, matrix in enumerate(trace.full.attn):
+            tensors[f"full_attn_{k}"] = matrix
+        for k, matrix in enumerate(trace.full.grad or []):
+            tensors[f"full_grad_{k}"] = matrix
     layouts = []
     for i, layout in enumerate(trace.image_layouts):
         for j, view in enumerate(layout.views):
@@ -73,6 +87,7 @@ def save_trace(trace: Trace, path: Path) -> None:
         "has_grad": trace._has_grad,
         "cross_attention": trace._cross,
         "layouts": layouts,
+        "full_kinds": full_kinds,
     }
     write_trace_file(path, tensors, metadata)
 
@@ -234,6 +249,20 @@ def _trace_from(meta: dict[str, Any], tensors: dict[str, torch.Tensor]) -> Trace
     if attn is not None and grad is not None:
         _check(attn.shape == grad.shape, f"'attn' {list(attn.shape)} and 'grad' {list(grad.shape)} differ")
 
+    scores = row_grad = None
+    if "scores" in tensors:
+        scores = _tensor(tensors, "scores", 4, floating=True)
+        names.add("scores")
+        _check(attn is not None and scores.shape == attn.shape, "'scores' do not fit the attention's shape")
+    if "row_grad" in tensors:
+        row_grad = _tensor(tensors, "row_grad", 3, floating=True)
+        names.add("row_grad")
+        _check(
+            scores is not None and grad is not None and tuple(row_grad.shape) == tuple(scores.shape[:3]),
+            "'row_grad' does not fit the scores' [layers, heads, rows]",
+        )
+    full = _full_matrices(meta, tensors, names, count, gradients == "sequence" and has_grad)
+
     grad_rows: dict[tuple[int, int], torch.Tensor] = {}
     if "grad_keys" in tensors or "grad_rows" in tensors:
         keys = _tensor(tensors, "grad_keys", 2, floating=False)
@@ -311,4 +340,32 @@ def _trace_from(meta: dict[str, Any], tensors: dict[str, torch.Tensor]) -> Trace
         special_mask=special_mask,
         grad_rows=grad_rows,
         grads_captured=has_grad,
+        scores=scores,
+        row_grad=row_grad,
+        full=full,
     )
+
+
+def _full_matrices(
+    meta: dict[str, Any], tensors: dict[str, torch.Tensor], names: set[str], count: int, sequence: bool
+) -> FullMatrices | None:
+    """The whole attention matrices (and whole-sequence gradients) of a trace, if it kept them."""
+    kinds = meta.get("full_kinds")
+    if kinds is None:
+        _check(not any(k.startswith("full_") for k in tensors), "whole matrices without their 'full_kinds'")
+        return None
+    _check(type(kinds) is list and all(k in ("self", "cross") for k in kinds), "'full_kinds' must list 'self'/'cross'")
+    attn, grads = [], []
+    for k, kind in enumerate(kinds):
+        matrix = _tensor(tensors, f"full_attn_{k}", 3, floating=True)
+        names.add(f"full_attn_{k}")
+        _check(
+            matrix.shape[1] == count and (kind == "cross" or matrix.shape[2] == count), f"full_attn_{k} does not fit"
+        )
+        attn.append(matrix)
+        if sequence:
+            gradient = _tensor(tensors, f"full_grad_{k}", 3, floating=True)
+            names.add(f"full_grad_{k}")
+            _check(gradient.shape == matrix.shape, f"full_grad_{k} does not fit full_attn_{k}")
+            grads.append(gradient)
+    return FullMatrices(attn=attn, kinds=list(kinds), grad=grads if sequence else None)
