@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from vl_saliency_widget import SaliencyExtractor, lib
+from vl_saliency_widget import transforms as T
 from vl_saliency_widget.core.map import SaliencyMap
 from vl_saliency_widget.core.method import MethodInputs, Needs, TraceMethod
 from vl_saliency_widget.layouts import uses_cross_attention
@@ -146,3 +147,22 @@ def test_a_method_without_what_it_needs_says_how_to_capture_it(case: Case) -> No
     with pytest.raises(ValueError, match=r"agcam needs pre-softmax scores"):
         trace.map(0, lib.agcam)
     assert trace.missing(Needs(attention=True, gradients=True)) == []
+
+
+def test_image_to_text_sinks_and_differences_run_on_every_architecture(traced) -> None:  # type: ignore[no-untyped-def]
+    trace, position, _ = traced
+    layout = trace.image_layouts[0]
+    width, height = layout.size
+    box = (0.0, 0.0, width / 2, height / 2)
+    scores = trace.tokens_for(box, mode=lib.gradcam)
+    answer = trace.map(trace.total_generated_tokens - 1, lib.gradcam).agg().tensor()[0, 0]
+    rows, cols = answer.shape
+    top_left = answer[: -(-rows // 2), : -(-cols // 2)]  # the cells overlapping the box's top-left quarter
+    torch.testing.assert_close(scores[position], top_left.sum())
+    assert torch.isnan(scores[trace.image_mask.index(True)])
+    sinks = trace.sinks()
+    assert sinks.shape == trace.map(0).shape and sinks.dtype == torch.bool
+    masked = trace.map(0) >> T.MaskSinks(sinks)
+    assert torch.equal(masked.tensor()[~sinks], trace.map(0).tensor()[~sinks])
+    signed = lib.difference(trace.map(0).agg(), trace.map(1).agg())
+    assert abs(float(signed.tensor().sum())) < 1e-4  # two unit-mass, non-negative maps
