@@ -268,9 +268,11 @@ def write_markdown(results: dict[str, Any], path: Path, plots: list[Path]) -> No
         "",
         "MiB of the tensors each trace keeps. The reference keeps attention and gradient for the answer tokens' rows "
         'only, in float32. Ours keeps every text row (prompt and answer): with `gradients="sequence"` attention '
-        'and gradient, with `gradients="token"` attention and, per token asked for, two gradient rows in the '
-        "model's dtype. The last columns compute what float16 attention and gradient on the answer's predicting "
-        "rows alone would take; there is no such capture option yet.",
+        "and gradient (float32: measured on the timed capture; float16: measured on a capture with "
+        '`dtype=torch.float16`); with `gradients="token"` attention and, per token asked for, two gradient rows in '
+        "the model's dtype (computed from the float16 capture's shape, every answer token asked for). The last "
+        "columns compute what float16 attention and gradient on the answer's predicting rows alone would take; no "
+        "capture option keeps only those yet.",
         "",
         *size_table(results),
         "",

@@ -182,13 +182,13 @@ def token_gradients(model: Any, processor: Any, inputs: dict[str, Any], device: 
 
 
 def trace_bytes(model: Any, processor: Any, inputs: dict[str, Any], answer: int) -> dict[str, int]:
-    """Bytes of the tensors a trace keeps, stored in float16 (``dtype=torch.float16``).
+    """Bytes of the tensors a trace keeps with ``dtype=torch.float16``.
 
-    ``float16_sequence``: attention and the whole-sequence gradient, every text row (a real capture).
-    ``float16_token``: attention, every text row, and the gradient rows of the ``answer`` tokens once computed
-    (their own and their predecessor's row, in the model's dtype). ``float16_answer_rows``: what attention and
-    gradient would take in float16 on the answer's predicting rows alone (computed, not captured: there is no such
-    capture option).
+    ``float16_sequence``: attention and the whole-sequence gradient on every text row (measured on a capture).
+    Computed from its shape [layers, heads, text rows, image tokens]: ``float16_token``, the attention alone plus
+    the two gradient rows (own and predecessor's, in the model's float32) each of the ``answer`` tokens keeps once
+    its gradient is asked for (``gradients="token"``); ``float16_answer_rows``, attention and gradient on the
+    answer's ``answer`` predicting rows alone (no capture option keeps only those yet).
     """
     from vl_saliency_widget import SaliencyExtractor
 
@@ -197,16 +197,13 @@ def trace_bytes(model: Any, processor: Any, inputs: dict[str, Any], answer: int)
     sequence = SaliencyExtractor(model, processor, gradients="sequence", dtype=torch.float16).capture(
         **model_inputs, generated_ids=generated
     )
-    token = SaliencyExtractor(model, processor, gradients="token", dtype=torch.float16).capture(
-        **model_inputs, generated_ids=generated
-    )
-    token.maps(list(range(token.gen_start, len(token.token_ids))), "grad")
     assert sequence.attn is not None
     layers, heads, _, columns = sequence.attn.shape
+    row = layers * heads * columns
     return {
         "float16_sequence": _tensor_bytes(sequence.attn) + _tensor_bytes(sequence._grad),
-        "float16_token": _tensor_bytes(token.attn) + _tensor_bytes(list(token._grad_rows.values())),
-        "float16_answer_rows": 2 * layers * heads * answer * columns * 2,
+        "float16_token": _tensor_bytes(sequence.attn) + 2 * answer * row * 4,
+        "float16_answer_rows": 2 * answer * row * 2,
     }
 
 
