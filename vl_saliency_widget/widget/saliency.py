@@ -19,9 +19,10 @@ from PIL import Image
 from ..core.map import SaliencyMap
 from ..core.method import Method, needs_of
 from ..core.trace import Trace
-from ..lib import METHODS
+from ..lib import METHODS, HeadRanking, difference
 from ..selectors import AbsoluteIndex
 from ..transforms import Aggregate
+from .regions import outline, ranking_state, region_from_view, scores_state
 from .serialize import encode_array, encode_picture, pack_message, to_json_state
 
 if TYPE_CHECKING:
@@ -123,6 +124,14 @@ class SaliencyWidget(anywidget.AnyWidget):  # type: ignore[misc]
             ``T.abs() >> T.normalize()``.
         methods: extra trace transforms for the method menu, by name.
         token: absolute position to select first; default: the first generated token.
+        head_ranking: what ``lib.rank_localization_heads`` returned; the grid marks its top heads with their rank.
+
+    Image to text: ``w.region = (left, top, right, bottom)`` (picture pixels), a cell ``(row, col)`` or a mask, or
+    a click or drag on the picture, scores every token with ``trace.tokens_for`` (the current method when it is a
+    string mode, else "attn"); ``w.token_scores`` holds them and the strip tints each token by its score.
+    Compare: ``w.compare_token = pos`` (or shift-click a token) shows ``lib.difference`` of the selected token's map
+    and that token's, both through the same pipeline, aggregation and heads: positive where the selected token
+    puts more.
 
     Traits synced with the view: ``token`` (absolute position), ``mode``, ``image_index``, ``layer_reduce``,
     ``head_reduce``, ``heads`` ([[layer, head], ...] shown alone and averaged; empty: the aggregate),
@@ -147,6 +156,11 @@ class SaliencyWidget(anywidget.AnyWidget):  # type: ignore[misc]
     smooth = t.Bool(True).tag(sync=True)
     error = t.Unicode("").tag(sync=True)
     pipeline = t.Any(None)
+    region = t.Any(None)
+    region_scores = t.Dict().tag(sync=True)
+    compare_token = t.Int(None, allow_none=True).tag(sync=True)
+    comparison = t.Dict().tag(sync=True)
+    head_ranking = t.Dict().tag(sync=True)
 
     def __init__(
         self,
@@ -157,6 +171,7 @@ class SaliencyWidget(anywidget.AnyWidget):  # type: ignore[misc]
         pipeline: Callable[[SaliencyMap], SaliencyMap] | None = None,
         methods: Mapping[str, Method] | None = None,
         token: int | None = None,
+        head_ranking: HeadRanking | None = None,
         **traits: Any,
     ) -> None:
         if not isinstance(trace, Trace):
@@ -195,6 +210,7 @@ class SaliencyWidget(anywidget.AnyWidget):  # type: ignore[misc]
             mode=mode if mode is not None else next(iter(self._methods)),
             pipeline=pipeline,
             token=first,
+            head_ranking=ranking_state(head_ranking),
             **traits,
         )
         self._live = True
@@ -253,16 +269,12 @@ class SaliencyWidget(anywidget.AnyWidget):  # type: ignore[misc]
 
     @property
     def map(self) -> SaliencyMap:
-        """The map on screen, [1, 1, h, w]: the selected heads averaged, or the aggregate of all of them."""
-        smap = self._detail(self.token)
-        if not self.heads:
-            return self._reduced(smap)
-        layers, heads = smap.shape[:2]
-        outside = [pair for pair in self.heads if not (0 <= pair[0] < layers and 0 <= pair[1] < heads)]
-        if outside:
-            raise IndexError(f"heads {outside} are outside this map's {layers} layers x {heads} heads; fix w.heads.")
-        values = smap.tensor()
-        return SaliencyMap(torch.stack([values[layer, head] for layer, head in self.heads]).mean(0)[None, None])
+        """The map on screen, [1, 1, h, w]: the selected heads averaged, or the aggregate of all of them; with
+        ``compare_token`` set, ``lib.difference`` of the selected token's and that token's."""
+        shown = self._shown(self._detail(self.token))
+        if self.compare_token is None:
+            return shown
+        return difference(shown, self._shown(self._detail(self.compare_token)))
 
     # -- previews: the aggregated map of every token, in one buffer --------------------------------------
     #
@@ -366,6 +378,9 @@ class SaliencyWidget(anywidget.AnyWidget):  # type: ignore[misc]
         if kind == "compute_all":
             self.compute_all()
             return
+        if kind == "region":
+            self._region_from_view(content)
+            return
         out_of_step = (
             "the front end and the Python package are out of step: rebuild the front end (npm run build) or "
             "reinstall the package, then reload the page."
@@ -448,6 +463,118 @@ class SaliencyWidget(anywidget.AnyWidget):  # type: ignore[misc]
             return
         self.error = ""
         self._refresh_previews()
+
+    # -- image to text and compare -----------------------------------------------------------------------
+
+    @property
+    def token_scores(self) -> torch.Tensor | None:
+        """FloatTensor [T]: ``trace.tokens_for(w.region, ...)`` as the strip shows it (NaN: no map); None without a
+        region."""
+        if not self.region_scores:
+            return None
+        spec = self.region_scores["scores"]
+        return torch.from_numpy(np.frombuffer(spec["data"], dtype=np.float32).copy())
+
+    def _region_mode(self) -> str:
+        """The method ``tokens_for`` runs: the current one when it is a string mode, else "attn"."""
+        method = self._methods[self.mode]
+        return method if isinstance(method, str) else "attn"
+
+    def _region_from_view(self, content: dict[str, Any]) -> None:
+        """A click (``point``), drag (``box``) or clear (neither) on the picture, in fractions of the picture."""
+        layout = self.trace.image_layouts[self.image_index]
+        try:
+            self.region = region_from_view(content, layout.size, layout.view().grid)
+        except (ValueError, t.TraitError) as error:
+            self.error = str(error)
+
+    def _score_region(self) -> None:
+        """Send ``trace.tokens_for(region)`` for the current image, method and aggregation (or nothing)."""
+        if self.region is None:
+            self.region_scores = {}
+            return
+        layout, mode = self.trace.image_layouts[self.image_index], self._region_mode()
+        try:
+            scores = self.trace.tokens_for(
+                self.region,
+                self.image_index,
+                mode,
+                layer_reduce=cast("Reduction", self.layer_reduce),
+                head_reduce=cast("Reduction", self.head_reduce),
+            )
+            box = outline(self.region, layout.size, layout.view().grid)
+        except Exception as error:
+            self.error = _describe(error)
+            self.region_scores = {}
+            return
+        self.region_scores = scores_state(scores, box, self.image_index, mode)
+
+    def _shown(self, smap: SaliencyMap) -> SaliencyMap:
+        """``smap`` [layers, heads, h, w] as the view shows it: the selected heads averaged, or the aggregate."""
+        if not self.heads:
+            return self._reduced(smap)
+        layers, heads = smap.shape[:2]
+        outside = [pair for pair in self.heads if not (0 <= pair[0] < layers and 0 <= pair[1] < heads)]
+        if outside:
+            raise IndexError(f"heads {outside} are outside this map's {layers} layers x {heads} heads; fix w.heads.")
+        values = smap.tensor()
+        return SaliencyMap(torch.stack([values[layer, head] for layer, head in self.heads]).mean(0)[None, None])
+
+    def _compare(self) -> None:
+        """Send ``difference(token's map, compare_token's map)``, [h, w], or nothing when not comparing."""
+        if self.compare_token is None:
+            self.comparison = {}
+            return
+        try:
+            values = difference(self._shown(self._compute(self.token)), self._shown(self._compute(self.compare_token)))
+        except Exception as error:
+            self.error = _describe(error)
+            self.comparison = {}
+            return
+        self.comparison = {
+            "token": self.token,
+            "compare_token": self.compare_token,
+            "mode": self.mode,
+            "image_index": self.image_index,
+            "values": encode_array(values.numpy()[0, 0].astype(np.float32)),
+        }
+
+    @t.validate("region")
+    def _valid_region(self, proposal: dict[str, Any]) -> Any:
+        region = proposal["value"]
+        if region is not None:
+            layout = self.trace.image_layouts[self.image_index]
+            try:
+                outline(region, layout.size, layout.view().grid)
+            except (ValueError, TypeError) as error:
+                raise t.TraitError(f"w.region: {error}") from None
+        return region
+
+    @t.validate("compare_token")
+    def _valid_compare(self, proposal: dict[str, Any]) -> int | None:
+        value = proposal["value"]
+        return None if value is None else self._valid_token(proposal)
+
+    @t.observe("region", "mode", "layer_reduce", "head_reduce")
+    def _on_region(self, _change: dict[str, Any]) -> None:
+        if self._live:
+            self._score_region()
+
+    @t.observe("image_index")
+    def _on_region_image(self, _change: dict[str, Any]) -> None:
+        if self._live:
+            self.region = None
+
+    @t.observe("token", "compare_token", "mode", "image_index", "pipeline", "layer_reduce", "head_reduce", "heads")
+    def _on_compare(self, _change: dict[str, Any]) -> None:
+        if self._live:
+            self._compare()
+
+    def close(self) -> None:
+        """Close the widget and its ``layout``: ipywidgets leaves a DOMWidget's Layout open, alive in the kernel."""
+        layout = self.layout
+        super().close()
+        layout.close()
 
     # -- export ------------------------------------------------------------------------------------------
 
