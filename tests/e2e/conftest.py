@@ -100,8 +100,12 @@ def notebook(cells: list[str]) -> str:
 class NotebookPage:
     """A notebook open in JupyterLab, with its cells run, and a way to run code in its kernel."""
 
-    def __init__(self, page: Any) -> None:
+    def __init__(self, page: Any, received: list[int], dialogs: list[str]) -> None:
         self.page = page
+        self.received = received
+        """Sizes in bytes of every websocket frame the page received (kernel messages), in order."""
+        self.dialogs = dialogs
+        """Messages of the dialogs (alert, confirm, prompt) the page opened; each was dismissed."""
         self.console: list[str] = []
         page.on("console", lambda message: self.console.append(f"{message.type}: {message.text}"))
         page.on("pageerror", lambda error: self.console.append(f"pageerror: {error}"))
@@ -167,6 +171,13 @@ class Lab:
         context = browser.new_context(viewport={"width": 1300, "height": 1000}, accept_downloads=True)
         page = context.new_page()
         page.set_default_timeout(TIMEOUT_MS)
+        received: list[int] = []
+        page.on(
+            "websocket",
+            lambda socket: socket.on("framereceived", lambda payload: received.append(len(payload))),
+        )
+        dialogs: list[str] = []
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
         page.goto(self.url(f"lab/tree/{name}"))
         page.wait_for_function(
             """() => {
@@ -175,7 +186,7 @@ class Lab:
             }"""
         )
         page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-        return NotebookPage(page)
+        return NotebookPage(page, received, dialogs)
 
 
 @pytest.fixture(scope="session")

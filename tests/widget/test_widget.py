@@ -356,3 +356,15 @@ def test_previews_of_a_long_trace_are_gathered_in_runs_and_match_one_by_one(
         np.testing.assert_allclose(maps[row], reference(trace, position).agg().numpy()[0, 0], rtol=1e-6)
     grounding = decode(widget.tokens["grounding"])
     assert grounding.max() == pytest.approx(1.0)
+
+
+def test_closing_a_widget_leaves_nothing_alive_in_the_kernel() -> None:
+    from ipywidgets.widgets.widget import _instances
+
+    trace = synthetic_trace(["a", "b", "c"])
+    alive = set(_instances)
+    widgets = [SaliencyWidget(trace) for _ in range(3)]
+    assert len(set(_instances) - alive) == 6, "each widget and its layout"
+    for widget in widgets:
+        widget.close()
+    assert set(_instances) - alive == set(), "a closed widget left a model (its layout) open in the kernel"
