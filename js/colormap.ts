@@ -1,20 +1,26 @@
 // Colormaps as 256-entry lookup tables, and values -> RGBA pixels.
 import type { ColormapName } from "./model";
 
-// matplotlib's inferno and viridis sampled at 17 evenly spaced points; the tables interpolate linearly between them.
-const ANCHORS: Record<Exclude<ColormapName, "gray">, string> = {
+/** The colour menu's maps, and the diverging one that signed maps (differences) are drawn with. */
+export type TableName = ColormapName | "diverging";
+
+// matplotlib's inferno and viridis sampled at 17 evenly spaced points, and ColorBrewer's RdBu reversed (blue for
+// negative, white for 0, red for positive); the tables interpolate linearly between them.
+const ANCHORS: Record<Exclude<TableName, "gray">, string> = {
   inferno:
     "000004 0b0724 210c4a 3d0965 57106e 71196e 8a226a a32c61 bc3754 d24644 e45a31 f1731d f98e09 fcac11 f9cb35 f2ea69 fcffa4",
   viridis:
     "440154 48186a 472d7b 424086 3b528b 33638d 2c728e 26828e 21918c 1fa088 28ae80 3fbc73 5ec962 84d44b addc30 d8e219 fde725",
+  diverging:
+    "053061 2166ac 4393c3 92c5de d1e5f0 f7f7f7 fddbc7 f4a582 d6604d b2182b 67001f",
 };
 
 export const COLORMAPS: ColormapName[] = ["inferno", "viridis", "gray"];
 
-const tables = new Map<ColormapName, Uint8Array>();
+const tables = new Map<TableName, Uint8Array>();
 
 /** RGB lookup table: 256 entries x 3 bytes, from the lowest value (0) to the highest (255). */
-export function lookupTable(name: ColormapName): Uint8Array {
+export function lookupTable(name: TableName): Uint8Array {
   const cached = tables.get(name);
   if (cached) return cached;
   const table = new Uint8Array(256 * 3);
@@ -66,7 +72,7 @@ export function level(value: number, lo: number, hi: number): number {
 /** Opaque RGBA pixels for `values` on the scale `range`, as ImageData wants them. */
 export function colorize(
   values: ArrayLike<number>,
-  name: ColormapName,
+  name: TableName,
   range: [number, number],
 ): Uint8ClampedArray<ArrayBuffer> {
   const table = lookupTable(name);
@@ -82,7 +88,7 @@ export function colorize(
 }
 
 /** CSS colour of table entry `level`. */
-export function cssColor(name: ColormapName, index: number): string {
+export function cssColor(name: TableName, index: number): string {
   const table = lookupTable(name);
   return `rgb(${table[index * 3]}, ${table[index * 3 + 1]}, ${table[index * 3 + 2]})`;
 }

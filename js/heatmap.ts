@@ -1,6 +1,5 @@
 // The heatmap over the picture, on one canvas, and its colour bar.
-import { colorize, cssColor, valueRange } from "./colormap";
-import type { ColormapName } from "./model";
+import { colorize, cssColor, valueRange, type TableName } from "./colormap";
 
 /** A [h, w] map, row-major. */
 export interface Grid {
@@ -10,9 +9,11 @@ export interface Grid {
 }
 
 export interface Look {
-  colormap: ColormapName;
+  colormap: TableName;
   opacity: number;
   smooth: boolean;
+  /** A signed map: the colours span [-m, m], m the largest magnitude, so 0 is the table's middle. */
+  centred?: boolean;
 }
 
 const MAX_WIDTH = 420;
@@ -30,6 +31,8 @@ export function fitSize(width: number, height: number): [number, number] {
 export class Heatmap {
   readonly element: HTMLElement;
   readonly canvas: HTMLCanvasElement;
+  /** The canvas's box, positioned: overlays (the region outline) go in it. */
+  readonly frame: HTMLElement;
   private readonly bar: HTMLCanvasElement;
   private readonly low: HTMLElement;
   private readonly high: HTMLElement;
@@ -49,7 +52,10 @@ export class Heatmap {
     this.low = document.createElement("span");
     this.high = document.createElement("span");
     legend.append(this.low, this.bar, this.high);
-    this.element.append(this.canvas, legend);
+    this.frame = document.createElement("div");
+    this.frame.className = "vlsw-frame";
+    this.frame.append(this.canvas);
+    this.element.append(this.frame, legend);
   }
 
   /** The picture under the map and its size in pixels; the map covers the whole picture. */
@@ -73,6 +79,11 @@ export class Heatmap {
     ctx.fillRect(0, 0, width, height);
     if (this.picture) ctx.drawImage(this.picture, 0, 0, width, height);
     const range: [number, number] = grid ? valueRange(grid.values) : [0, 0];
+    if (look.centred) {
+      const m = Math.max(Math.abs(range[0]), Math.abs(range[1]));
+      range[0] = -m;
+      range[1] = m;
+    }
     if (grid && grid.h > 0 && grid.w > 0) {
       const cells = document.createElement("canvas");
       cells.width = grid.w;
@@ -100,10 +111,7 @@ export class Heatmap {
     return range;
   }
 
-  private drawBar(
-    colormap: ColormapName,
-    range: [number, number] | null,
-  ): void {
+  private drawBar(colormap: TableName, range: [number, number] | null): void {
     const ctx = this.bar.getContext("2d");
     if (ctx) {
       for (let i = 0; i < 256; i++) {

@@ -33,6 +33,34 @@ export interface Previews {
   ready: ArraySpec;
 }
 
+/** Image to text: `trace.tokens_for(w.region)` for the current image and method. */
+export interface RegionScores {
+  /** float32 [T]: per position, what its map puts on the region; NaN where a token has no map. */
+  scores: ArraySpec;
+  /** The cells the region covers, [left, top, right, bottom] as fractions of the picture. */
+  box: [number, number, number, number];
+  image_index: number;
+  mode: string;
+}
+
+/** `lib.difference(map of token, map of compare_token)`, both shown the same way. */
+export interface Comparison {
+  token: number;
+  compare_token: number;
+  mode: string;
+  image_index: number;
+  /** float32 [h, w], signed: positive where `token` puts more. */
+  values: ArraySpec;
+}
+
+/** A `HeadRanking`: its top heads, most frequent first, and how often each head was selected. */
+export interface HeadRankingInfo {
+  top: [number, number][];
+  /** float32 [layers, heads]: share of the ranked maps that selected each head. */
+  frequencies: ArraySpec;
+  samples: number;
+}
+
 export type Reduction = "mean" | "sum" | "max" | "min";
 export type ColormapName = "inferno" | "viridis" | "gray";
 
@@ -51,6 +79,10 @@ export interface Traits {
   opacity: number;
   smooth: boolean;
   error: string;
+  region_scores: RegionScores | Record<string, never>;
+  compare_token: number | null;
+  comparison: Comparison | Record<string, never>;
+  head_ranking: HeadRankingInfo | Record<string, never>;
 }
 
 export type Model = AnyModel<Traits>;

@@ -82,6 +82,8 @@ export interface TokenStrip {
   show(position: number, image: number): void;
   /** Mark tokens whose map is not computed yet for the current method. */
   setPending(pending: (position: number) => boolean): void;
+  /** Tint each token by its score in [0, 1] for the picked region (null: no score), or none without a region. */
+  setScores(score: ((position: number) => number | null) | null): void;
 }
 
 /** Height of one line of the strip in CSS pixels (styles.css sets the same on `.vlsw-line`). */
@@ -170,6 +172,7 @@ export function createTokenStrip(
   let selected: number | null = null;
   let shownImage = -1;
   let pending: (position: number) => boolean = () => false;
+  let score: ((position: number) => number | null) | null = null;
 
   function lineOf(index: number): number {
     let lo = 0;
@@ -214,6 +217,15 @@ export function createTokenStrip(
     if (node.classList.contains("mappable")) {
       node.setAttribute("aria-selected", String(isSelected));
       node.classList.toggle("pending", pending(position));
+    }
+    const value = score ? score(position) : null;
+    node.classList.toggle("scored", value !== null);
+    if (value === null) {
+      delete node.dataset.region;
+      node.style.removeProperty("--region");
+    } else {
+      node.dataset.region = value.toFixed(3);
+      node.style.setProperty("--region", String(value));
     }
   }
 
@@ -333,6 +345,10 @@ export function createTokenStrip(
     },
     setPending(fn) {
       pending = fn;
+      redecorate();
+    },
+    setScores(fn) {
+      score = fn;
       redecorate();
     },
   };

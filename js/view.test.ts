@@ -45,6 +45,10 @@ function fakeKernelModel(overrides: Partial<Traits> = {}) {
     opacity: 0.6,
     smooth: true,
     error: "",
+    region_scores: {},
+    compare_token: null,
+    comparison: {},
+    head_ranking: {},
     ...overrides,
   };
   const listeners = new Map<string, Set<Listener>>();

@@ -1,17 +1,21 @@
 // The whole view: controls, token strip, heatmap and head grid, wired to the model.
 import { decode, decodeFloat32, type NDArray } from "./codec";
 import { COLORMAPS } from "./colormap";
+import { comparisonGrid, createCompareControls } from "./compare";
 import { HeadGrid, meanOfHeads } from "./headgrid";
 import { formatValue, Heatmap, type Grid } from "./heatmap";
 import {
   onChange,
   update,
   type ColormapName,
+  type HeadRankingInfo,
   type KernelMessage,
   type Model,
   type Reduction,
   type Traits,
 } from "./model";
+import { markRanking, rankingSummary } from "./ranking";
+import { createRegionTool, scoreTints } from "./region";
 import { createTokenStrip, displayText, stripItems } from "./tokens";
 
 const REDUCTIONS: Reduction[] = ["mean", "sum", "max", "min"];
@@ -248,11 +252,32 @@ export function mountView(
   );
 
   const heatmap = new Heatmap();
+  const region = createRegionTool(
+    heatmap.canvas,
+    heatmap.frame,
+    (message) => {
+      if (options.kernel) model.send(message);
+    },
+    signal,
+  );
+  const compare = createCompareControls(
+    strip.element,
+    {
+      pick: (position) => {
+        if (options.kernel && rowOf.has(position))
+          update(model, { compare_token: position });
+      },
+      stop: () => update(model, { compare_token: null }),
+    },
+    signal,
+  );
+  compare.button.hidden = !options.kernel;
+  toolbar.append(compare.button, region.clear);
   const caption = element("div", "vlsw-caption");
   caption.dataset.testid = "caption";
   const main = element("div", "vlsw-main");
   const left = element("div", "vlsw-left");
-  left.append(tabs, heatmap.element, caption);
+  left.append(tabs, heatmap.element, compare.legend, caption);
   const right = element("div", "vlsw-right");
   const gridHeader = element("div", "vlsw-grid-header", "layers × heads ");
   const aggregate = element("button", "vlsw-button", "back to aggregate");
@@ -278,7 +303,13 @@ export function mountView(
     signal,
   );
   const gridNote = element("div", "vlsw-note");
-  right.append(gridHeader, grid.element, gridNote);
+  const rankingNote = element("div", "vlsw-note");
+  rankingNote.dataset.testid = "head-ranking";
+  const ranking = model.get("head_ranking") ?? {};
+  rankingNote.hidden = !("top" in ranking);
+  if ("top" in ranking)
+    rankingNote.textContent = `localization heads: ${rankingSummary(ranking as HeadRankingInfo).join(", ")}`;
+  right.append(gridHeader, grid.element, gridNote, rankingNote);
   main.append(left, right);
   root.append(toolbar, errorBanner, strip.element, main);
   el.replaceChildren(root);
@@ -416,7 +447,11 @@ export function mountView(
     const heads = model.get("heads");
     let shownGrid: Grid | null;
     let source: string;
-    if (!hovering && heads.length > 0 && detailIsCurrent() && detail) {
+    const compared = hovering ? null : comparisonGrid(model);
+    if (compared) {
+      shownGrid = compared;
+      source = "compare";
+    } else if (!hovering && heads.length > 0 && detailIsCurrent() && detail) {
       const [, , h, w] = detail.map.shape;
       shownGrid = { values: meanOfHeads(detail.map, heads), h, w };
       source = "heads";
@@ -425,19 +460,29 @@ export function mountView(
       source = shownGrid ? (hovering ? "hover" : "selection") : "pending";
     }
     const look = {
-      colormap: model.get("colormap"),
+      colormap: compared ? ("diverging" as const) : model.get("colormap"),
       opacity: model.get("opacity"),
       smooth: model.get("smooth"),
+      centred: compared !== null,
     };
     const range = heatmap.draw(shownGrid, look);
     heatmap.canvas.dataset.token = String(shown);
     heatmap.canvas.dataset.source = source;
     heatmap.canvas.dataset.mode = model.get("mode");
     const what =
-      source === "heads"
+      source === "heads" || (source === "compare" && heads.length > 0)
         ? `heads ${heads.map(([l, k]) => `L${l}H${k}`).join(", ")}`
         : `${model.get("layer_reduce")} over layers, ${model.get("head_reduce")} over heads`;
-    const text = JSON.stringify(displayText(strings[shown] ?? ""));
+    const quoted = (position: number) =>
+      JSON.stringify(displayText(strings[position] ?? ""));
+    const against = model.get("compare_token") ?? null;
+    compare.show(
+      against === null ? null : { a: quoted(token), b: quoted(against) },
+    );
+    const text =
+      source === "compare" && against !== null
+        ? `${quoted(shown)} minus ${quoted(against)} (position ${against}),`
+        : quoted(shown);
     const missing = model.get("error")
       ? "no map (see the error above)"
       : `not computed for ${model.get("mode")} yet${options.kernel ? ": click to compute" : ""}`;
@@ -459,7 +504,8 @@ export function mountView(
       grid.element.hidden = false;
       gridNote.textContent =
         "click a head to show it alone; shift-click to add heads";
-      grid.draw(detail.map, heads, look.colormap);
+      grid.draw(detail.map, heads, model.get("colormap"));
+      markRanking(grid.element, model.get("head_ranking") ?? {});
     } else {
       gridNote.textContent = "loading…";
     }
@@ -484,6 +530,10 @@ export function mountView(
     }
     const pending = (position: number) => previewOf(position) === null;
     strip.setPending(pending);
+    const scores = model.get("region_scores") ?? {};
+    const tints = scoreTints(scores, model.get("image_index"));
+    strip.setScores(tints);
+    region.show(tints && "box" in scores ? scores.box : null);
     computeAll.hidden = !options.kernel || !Array.from(mappable).some(pending);
   }
 
@@ -546,6 +596,9 @@ export function mountView(
     "smooth",
     "error",
     "heads",
+    "region_scores",
+    "compare_token",
+    "comparison",
   ];
   unsubscribe.push(
     onChange(model, ["previews"], () => {

@@ -1,0 +1,101 @@
+// Compare mode: the selected token's map minus a second token's (`lib.difference`, computed by the kernel), on a
+// diverging scale centred on 0. The second token is picked with shift-click or the "compare with…" button.
+import { decodeFloat32 } from "./codec";
+import type { Grid } from "./heatmap";
+import type { Model } from "./model";
+
+/** The difference the kernel sent, when it belongs to what the view shows now. */
+export function comparisonGrid(model: Model): Grid | null {
+  const state = model.get("comparison");
+  if (
+    !("values" in state) ||
+    state.token !== model.get("token") ||
+    state.compare_token !== model.get("compare_token") ||
+    state.mode !== model.get("mode") ||
+    state.image_index !== model.get("image_index")
+  )
+    return null;
+  const values = decodeFloat32(state.values);
+  return { values: values.data, h: values.shape[0], w: values.shape[1] };
+}
+
+export interface CompareControls {
+  /** The "compare with…" / "stop comparing" button, for the toolbar. */
+  button: HTMLButtonElement;
+  /** Says which token is which sign; under the colour bar. */
+  legend: HTMLElement;
+  /** Show the button's state and the legend for tokens `a` (selected) and `b` (compared with), or none. */
+  show(labels: { a: string; b: string } | null): void;
+}
+
+/**
+ * Shift-click on a token of `strip`, or a click after "compare with…", picks the token to compare with
+ * (`pick(position)`); `stop()` leaves compare mode. Listeners are removed when `signal` aborts.
+ */
+export function createCompareControls(
+  strip: HTMLElement,
+  handlers: { pick(position: number): void; stop(): void },
+  signal: AbortSignal,
+): CompareControls {
+  let armed = false;
+  let comparing = false;
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "vlsw-button";
+  button.dataset.testid = "compare";
+  const legend = document.createElement("div");
+  legend.className = "vlsw-compare-legend";
+  legend.dataset.testid = "compare-legend";
+  legend.hidden = true;
+  const label = () => {
+    button.textContent = comparing
+      ? "stop comparing"
+      : armed
+        ? "click a token to compare with…"
+        : "compare with…";
+    button.classList.toggle("armed", armed);
+  };
+  button.addEventListener(
+    "click",
+    () => {
+      if (comparing) handlers.stop();
+      else armed = !armed;
+      label();
+    },
+    { signal },
+  );
+  // Capture phase: the strip's own click handler (select) never sees a compare pick.
+  strip.addEventListener(
+    "click",
+    (event) => {
+      const token = (event.target as HTMLElement).closest<HTMLElement>(
+        '[data-testid="token"].mappable',
+      );
+      if (!token || !(event.shiftKey || armed)) return;
+      event.stopPropagation();
+      event.preventDefault();
+      armed = false;
+      label();
+      handlers.pick(Number(token.dataset.index));
+    },
+    { signal, capture: true },
+  );
+  label();
+  return {
+    button,
+    legend,
+    show(labels) {
+      comparing = labels !== null;
+      label();
+      legend.hidden = labels === null;
+      if (!labels) return;
+      const red = document.createElement("span");
+      red.className = "vlsw-positive";
+      red.textContent = `red: ${labels.a} puts more`;
+      const blue = document.createElement("span");
+      blue.className = "vlsw-negative";
+      blue.textContent = `blue: ${labels.b} puts more`;
+      legend.replaceChildren(red, " · ", blue);
+    },
+  };
+}
