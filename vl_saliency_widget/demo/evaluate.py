@@ -75,7 +75,7 @@ def reference_library() -> Any | None:
     """The reference library's module, or None when it is not installed."""
     try:
         import vl_saliency  # type: ignore[import-not-found,unused-ignore]
-        import vl_saliency.lib  # type: ignore[import-not-found,unused-ignore]  # noqa: F401  (its methods)
+        import vl_saliency.lib  # type: ignore[import-not-found,unused-ignore]  # its methods: vl_saliency.lib.agcam
     except ImportError:
         return None
     return vl_saliency
