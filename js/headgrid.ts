@@ -32,27 +32,31 @@ interface Shown {
   detail: NDArray<Float32Array>;
   colormap: ColormapName;
   range: [number, number];
+  /** The selected heads, as a key ("l,k;l,k"). */
+  selected: string;
 }
 
 /**
- * One small canvas per (layer, head), all on one colour scale; the cells are rebuilt only when the shape changes,
- * and a cell is painted only once it scrolls into view (32 x 32 heads paint a few rows, not 1,024 canvases).
+ * Layers x heads small multiples of one map, all on one colour scale. Each cell is an empty canvas element (for
+ * clicks, tooltips and outlines) over one shared canvas: a thousand canvases would make every frame of the page slow.
+ * Cells are rebuilt only when the shape changes, and painted only once their row scrolls into view;
  * `data-painted` on the grid counts the cells painted for the map on screen.
  */
 export class HeadGrid {
   readonly element: HTMLElement;
+  private readonly canvas: HTMLCanvasElement;
   private shape = "";
   private cells: HTMLCanvasElement[] = [];
-  private readonly indexOf = new Map<Element, number>();
-  private readonly visible = new Set<number>();
-  private readonly painted = new Set<number>();
-  private readonly observer: IntersectionObserver | null;
+  private heads = 0;
+  private readonly paintedRows = new Set<number>();
   private shown: Shown | null = null;
 
   constructor(handlers: HeadGridHandlers, signal: AbortSignal) {
     this.element = document.createElement("div");
     this.element.className = "vlsw-head-grid";
     this.element.dataset.testid = "head-grid";
+    this.canvas = document.createElement("canvas");
+    this.canvas.className = "vlsw-head-canvas";
     this.element.addEventListener(
       "click",
       (event) => {
@@ -68,14 +72,10 @@ export class HeadGrid {
       },
       { signal },
     );
-    this.observer =
-      typeof IntersectionObserver === "undefined"
-        ? null
-        : new IntersectionObserver((entries) => this.onScroll(entries), {
-            root: this.element,
-            rootMargin: "48px",
-          });
-    signal.addEventListener("abort", () => this.observer?.disconnect());
+    this.element.addEventListener("scroll", () => this.paintInView(), {
+      signal,
+      passive: true,
+    });
   }
 
   draw(
@@ -84,59 +84,103 @@ export class HeadGrid {
     colormap: ColormapName,
   ): void {
     const [layers, heads, h, w] = detail.shape;
+    const chosenKey = selected.join(";");
+    const same = this.shown;
+    if (same?.detail === detail && same.colormap === colormap) {
+      if (same.selected !== chosenKey) this.select(selected, heads);
+      same.selected = chosenKey;
+      this.paintInView(); // paints only rows not painted yet (none, unless the grid was off the page)
+      return;
+    }
     if (this.shape !== detail.shape.join(",")) this.build(layers, heads, h, w);
     const range = valueRange(detail.data);
-    this.shown = { detail, colormap, range };
-    this.painted.clear();
+    this.shown = { detail, colormap, range, selected: chosenKey };
+    this.select(selected, heads);
+    this.paintedRows.clear();
+    this.paintInView();
+    this.element.dataset.range = `${range[0]},${range[1]}`;
+  }
+
+  private select(selected: [number, number][], heads: number): void {
     const chosen = new Set(selected.map(([l, k]) => l * heads + k));
     this.cells.forEach((cell, i) =>
       cell.classList.toggle("selected", chosen.has(i)),
     );
-    const inView = this.observer ? this.visible : this.cells.keys();
-    for (const i of inView) this.paint(i);
-    this.element.dataset.range = `${range[0]},${range[1]}`;
   }
 
-  private onScroll(entries: IntersectionObserverEntry[]): void {
-    for (const entry of entries) {
-      const i = this.indexOf.get(entry.target);
-      if (i === undefined) continue;
-      if (entry.isIntersecting) {
-        this.visible.add(i);
-        this.paint(i);
-      } else {
-        this.visible.delete(i);
-      }
+  /** Paint the rows whose cells are in the grid's scrolled view, sizing the shared canvas to the grid first. */
+  private paintInView(): void {
+    if (!this.shown || this.cells.length === 0) return;
+    const last = this.cells[this.cells.length - 1];
+    const width = last.offsetLeft + last.offsetWidth;
+    const height = last.offsetTop + last.offsetHeight;
+    if (width === 0) return; // not on the page yet: painted once it is drawn again
+    if (this.canvas.width !== width || this.canvas.height !== height) {
+      this.canvas.width = width;
+      this.canvas.height = height;
+      this.canvas.style.width = `${width}px`;
+      this.canvas.style.height = `${height}px`;
+      this.paintedRows.clear();
     }
+    const top = this.element.scrollTop - 48;
+    const bottom = this.element.scrollTop + this.element.clientHeight + 48;
+    for (let layer = 0; layer * this.heads < this.cells.length; layer++) {
+      const first = this.cells[layer * this.heads];
+      const y = first.offsetTop;
+      if (y + first.offsetHeight < top) continue;
+      if (y > bottom) break;
+      this.paintRow(layer);
+    }
+    this.element.dataset.painted = String(this.paintedRows.size * this.heads);
   }
 
-  private paint(i: number): void {
-    if (!this.shown || this.painted.has(i)) return;
+  private paintRow(layer: number): void {
+    if (!this.shown || this.paintedRows.has(layer)) return;
+    this.paintedRows.add(layer);
+    const ctx = this.canvas.getContext("2d");
+    if (!ctx) return;
     const { detail, colormap, range } = this.shown;
-    const [, , h, w] = detail.shape;
+    const [, heads, h, w] = detail.shape;
     const size = h * w;
-    const values = detail.data.subarray(i * size, (i + 1) * size);
-    this.cells[i]
-      .getContext("2d")
-      ?.putImageData(
+    const row = document.createElement("canvas");
+    row.width = w * heads;
+    row.height = h;
+    const rowCtx = row.getContext("2d");
+    if (!rowCtx) return;
+    for (let k = 0; k < heads; k++) {
+      const i = layer * heads + k;
+      const values = detail.data.subarray(i * size, (i + 1) * size);
+      rowCtx.putImageData(
         new ImageData(colorize(values, colormap, range), w, h),
-        0,
+        k * w,
         0,
       );
-    this.painted.add(i);
-    this.element.dataset.painted = String(this.painted.size);
+    }
+    ctx.imageSmoothingEnabled = false;
+    for (let k = 0; k < heads; k++) {
+      const cell = this.cells[layer * heads + k];
+      ctx.drawImage(
+        row,
+        k * w,
+        0,
+        w,
+        h,
+        cell.offsetLeft,
+        cell.offsetTop,
+        cell.offsetWidth,
+        cell.offsetHeight,
+      );
+    }
   }
 
   private build(layers: number, heads: number, h: number, w: number): void {
     this.shape = [layers, heads, h, w].join(",");
+    this.heads = heads;
     const cellSize = Math.max(
       12,
       Math.min(48, Math.floor(GRID_WIDTH / heads) - 4),
     );
-    this.observer?.disconnect();
-    this.visible.clear();
-    this.indexOf.clear();
-    this.element.replaceChildren();
+    this.element.replaceChildren(this.canvas);
     this.element.style.gridTemplateColumns = `auto repeat(${heads}, ${cellSize}px)`;
     this.element.append(document.createElement("span"));
     for (let k = 0; k < heads; k++) this.element.append(label(`H${k}`));
@@ -144,19 +188,19 @@ export class HeadGrid {
     for (let l = 0; l < layers; l++) {
       this.element.append(label(`L${l}`));
       for (let k = 0; k < heads; k++) {
+        // An empty canvas (no context, no pixels of its own): the shared canvas under it shows the map.
         const cell = document.createElement("canvas");
-        cell.width = w;
-        cell.height = h;
+        cell.width = 0;
+        cell.height = 0;
+        cell.className = "vlsw-head-cell";
         cell.style.width = `${cellSize}px`;
         cell.style.height = `${Math.round((cellSize * h) / w)}px`;
         cell.dataset.testid = "head-cell";
         cell.dataset.layer = String(l);
         cell.dataset.head = String(k);
         cell.title = `layer ${l}, head ${k} (shift-click to add)`;
-        this.indexOf.set(cell, this.cells.length);
         this.cells.push(cell);
         this.element.append(cell);
-        this.observer?.observe(cell);
       }
     }
   }

@@ -178,7 +178,8 @@ class Lab:
         )
         dialogs: list[str] = []
         page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-        page.goto(self.url(f"lab/tree/{name}"))
+        # A workspace per notebook: JupyterLab would otherwise reopen the notebooks of earlier pages beside it.
+        page.goto(self.url(f"lab/workspaces/{Path(name).stem}/tree/{name}"))
         page.wait_for_function(
             """() => {
                 const kernel = window.jupyterapp?.shell?.currentWidget?.sessionContext?.session?.kernel;
