@@ -122,7 +122,8 @@ def test_a_constant_map_normalises_to_finite_zeros() -> None:
 def test_a_float16_overflow_is_reported_and_its_maps_never_pass_for_finite() -> None:
     with pytest.warns(RuntimeWarning, match=r"attention .* layers \[1\]") as caught:
         trace = _overflowing_capture(torch.float16)
-    assert any("gradients" in str(w.message) for w in caught)
+    # The layers' outputs come from fused SDPA, which did not overflow here: only the kept attention is reported.
+    assert all("layers [1]" in str(w.message) for w in caught if issubclass(w.category, RuntimeWarning))
     assert trace.attn is not None and torch.isfinite(trace.attn[0]).all() and not torch.isfinite(trace.attn[1]).all()
     token = trace.text_positions[-1] - trace.gen_start
     finite_layer = trace.map(token) >> T.SelectLayers(0) >> T.normalize()
