@@ -51,13 +51,11 @@ class Canvas:
         if self.weights is None:
             return values.reshape(*lead, self.rows, self.cols)
         sources, weights = self._sources
-        n = values.shape[-1]
-        columns = values.new_zeros(n + 1, lead.numel(), dtype=self.weights.dtype)  # row n: the padding source
-        columns[:n] = values.reshape(-1, n).T
-        out = columns.index_select(0, sources[:, 0]) * weights[:, :1]
+        flat = values.reshape(-1, values.shape[-1]).to(self.weights.dtype)
+        out = flat.index_select(1, sources[:, 0]) * weights[:, 0]
         for k in range(1, sources.shape[1]):
-            out += columns.index_select(0, sources[:, k]) * weights[:, k : k + 1]
-        return out.T.reshape(*lead, self.rows, self.cols)
+            out += flat.index_select(1, sources[:, k]) * weights[:, k]
+        return out.reshape(*lead, self.rows, self.cols)
 
     def take(self, values: torch.Tensor) -> torch.Tensor:
         """[..., K] values over a wider axis that ``positions`` index -> [..., rows, cols]: ``apply`` of
@@ -87,15 +85,16 @@ class Canvas:
     @cached_property
     def _sources(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Per canvas cell, its sources in ``positions`` order and their weights: LongTensor [rows * cols, k] and
-        [rows * cols, k], padded with source n (a zero) and weight 0 to the most sources any cell has."""
+        [rows * cols, k], padded to the most sources any cell has with the cell's first source (source 0 for a
+        cell no view covers) at weight 0, so padding reads only values the cell already depends on."""
         assert self.weights is not None
-        n = self.weights.shape[0]
         per_cell = self.weights.T != 0  # [rows * cols, n]
         width = max(1, int(per_cell.sum(dim=1).max()))
-        sources = torch.full((per_cell.shape[0], width), n, dtype=torch.long)
+        sources = torch.zeros(per_cell.shape[0], width, dtype=torch.long)
         weights = torch.zeros(per_cell.shape[0], width, dtype=self.weights.dtype)
         cell, source = torch.nonzero(per_cell, as_tuple=True)  # row-major: sources of a cell in ascending order
         slot = torch.arange(cell.numel()) - torch.searchsorted(cell, cell)
+        sources[cell[slot == 0], :] = source[slot == 0, None]
         sources[cell, slot] = source
         weights[cell, slot] = self.weights[source, cell]
         return sources, weights
