@@ -42,6 +42,27 @@ interface Shown {
  * Cells are rebuilt only when the shape changes, and painted only once their row scrolls into view;
  * `data-painted` on the grid counts the cells painted for the map on screen.
  */
+/** The model's index of each layer and head of a map; empty (or of another length): positions 0.. */
+export interface AxisLabels {
+  layers: number[];
+  heads: number[];
+}
+
+function axisLabel(labels: number[], count: number, index: number): number {
+  return labels.length === count ? labels[index] : index;
+}
+
+/** "L2H3": head `k` of layer `l` of a [layers, heads, ...] map, named by the model's indices. */
+export function headName(
+  l: number,
+  k: number,
+  labels: AxisLabels,
+  layers: number,
+  heads: number,
+): string {
+  return `L${axisLabel(labels.layers, layers, l)}H${axisLabel(labels.heads, heads, k)}`;
+}
+
 export class HeadGrid {
   readonly element: HTMLElement;
   private readonly canvas: HTMLCanvasElement;
@@ -82,6 +103,7 @@ export class HeadGrid {
     detail: NDArray<Float32Array>,
     selected: [number, number][],
     colormap: ColormapName,
+    labels: AxisLabels = { layers: [], heads: [] },
   ): void {
     const [layers, heads, h, w] = detail.shape;
     const chosenKey = selected.join(";");
@@ -92,7 +114,8 @@ export class HeadGrid {
       this.paintInView(); // paints only rows not painted yet (none, unless the grid was off the page)
       return;
     }
-    if (this.shape !== detail.shape.join(",")) this.build(layers, heads, h, w);
+    const shape = [...detail.shape, labels.layers, labels.heads].join(",");
+    if (this.shape !== shape) this.build(layers, heads, h, w, labels, shape);
     const range = valueRange(detail.data);
     this.shown = { detail, colormap, range, selected: chosenKey };
     this.select(selected, heads);
@@ -173,8 +196,15 @@ export class HeadGrid {
     }
   }
 
-  private build(layers: number, heads: number, h: number, w: number): void {
-    this.shape = [layers, heads, h, w].join(",");
+  private build(
+    layers: number,
+    heads: number,
+    h: number,
+    w: number,
+    labels: AxisLabels,
+    shape: string,
+  ): void {
+    this.shape = shape;
     this.heads = heads;
     const cellSize = Math.max(
       12,
@@ -183,10 +213,11 @@ export class HeadGrid {
     this.element.replaceChildren(this.canvas);
     this.element.style.gridTemplateColumns = `auto repeat(${heads}, ${cellSize}px)`;
     this.element.append(document.createElement("span"));
-    for (let k = 0; k < heads; k++) this.element.append(label(`H${k}`));
+    for (let k = 0; k < heads; k++)
+      this.element.append(label(`H${axisLabel(labels.heads, heads, k)}`));
     this.cells = [];
     for (let l = 0; l < layers; l++) {
-      this.element.append(label(`L${l}`));
+      this.element.append(label(`L${axisLabel(labels.layers, layers, l)}`));
       for (let k = 0; k < heads; k++) {
         // An empty canvas (no context, no pixels of its own): the shared canvas under it shows the map.
         const cell = document.createElement("canvas");

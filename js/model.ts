@@ -59,6 +59,9 @@ export interface HeadRankingInfo {
   /** float32 [layers, heads]: share of the ranked maps that selected each head. */
   frequencies: ArraySpec;
   samples: number;
+  /** The model's index of each layer and head of `frequencies`. */
+  layer_labels: number[];
+  head_labels: number[];
 }
 
 export type Reduction = "mean" | "sum" | "max" | "min";
@@ -97,6 +100,9 @@ export type KernelMessage =
       image_index?: number;
       error?: string;
       detail?: { buffer: number; dtype: ArraySpec["dtype"]; shape: number[] };
+      /** The model's index of each layer and head of the map (captured subsets keep their indices). */
+      layer_labels?: number[];
+      head_labels?: number[];
     }
   | { type: "progress"; done: number; total: number }
   | {

@@ -1,15 +1,20 @@
 // Localization heads ranked over a dataset (`lib.rank_localization_heads`): the grid outlines the top heads with
 // their rank, and every cell's tooltip says how often its head was selected.
 import { decodeFloat32 } from "./codec";
+import { headName } from "./headgrid";
 import type { HeadRankingInfo } from "./model";
 
 /** "#1 L2H3 40%" for each top head, most frequent first. */
 export function rankingSummary(info: HeadRankingInfo): string[] {
   const frequencies = decodeFloat32(info.frequencies);
-  const heads = frequencies.shape[1];
+  const [layers, heads] = frequencies.shape;
+  const labels = {
+    layers: info.layer_labels ?? [],
+    heads: info.head_labels ?? [],
+  };
   return info.top.map(
     ([l, k], i) =>
-      `#${i + 1} L${l}H${k} ${Math.round(frequencies.data[l * heads + k] * 100)}%`,
+      `#${i + 1} ${headName(l, k, labels, layers, heads)} ${Math.round(frequencies.data[l * heads + k] * 100)}%`,
   );
 }
 

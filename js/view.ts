@@ -2,7 +2,7 @@
 import { decode, decodeFloat32, type NDArray } from "./codec";
 import { COLORMAPS } from "./colormap";
 import { comparisonGrid, createCompareControls } from "./compare";
-import { HeadGrid, meanOfHeads } from "./headgrid";
+import { type AxisLabels, HeadGrid, headName, meanOfHeads } from "./headgrid";
 import { formatValue, Heatmap, type Grid } from "./heatmap";
 import {
   onChange,
@@ -30,6 +30,7 @@ interface Detail {
   mode: string;
   image: number;
   map: NDArray<Float32Array>;
+  labels: AxisLabels;
 }
 
 interface PreviewSet {
@@ -433,6 +434,10 @@ export function mountView(
           ...message.detail,
           data: buffers[message.detail.buffer],
         }),
+        labels: {
+          layers: message.layer_labels ?? [],
+          heads: message.head_labels ?? [],
+        },
       };
     }
     heatmap.canvas.dataset.request = String(message.id);
@@ -471,7 +476,7 @@ export function mountView(
     heatmap.canvas.dataset.mode = model.get("mode");
     const what =
       source === "heads" || (source === "compare" && heads.length > 0)
-        ? `heads ${heads.map(([l, k]) => `L${l}H${k}`).join(", ")}`
+        ? `heads ${heads.map(([l, k]) => (detail ? headName(l, k, detail.labels, detail.map.shape[0], detail.map.shape[1]) : `L${l}H${k}`)).join(", ")}`
         : `${model.get("layer_reduce")} over layers, ${model.get("head_reduce")} over heads`;
     const quoted = (position: number) =>
       JSON.stringify(displayText(strings[position] ?? ""));
@@ -504,7 +509,7 @@ export function mountView(
       grid.element.hidden = false;
       gridNote.textContent =
         "click a head to show it alone; shift-click to add heads";
-      grid.draw(detail.map, heads, model.get("colormap"));
+      grid.draw(detail.map, heads, model.get("colormap"), detail.labels);
       markRanking(grid.element, model.get("head_ranking") ?? {});
     } else {
       gridNote.textContent = "loading…";

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,7 +17,7 @@ from vl_saliency_widget import SaliencyExtractor, SaliencyMap, Trace
 from vl_saliency_widget import transforms as T
 from vl_saliency_widget.lib import agcam_reference, gradcam
 from vl_saliency_widget.selectors import AbsoluteIndex
-from vl_saliency_widget.testing import tiny_image, tiny_vlm
+from vl_saliency_widget.testing import tiny_image, tiny_inputs, tiny_vlm
 from vl_saliency_widget.widget import SaliencyWidget
 from vl_saliency_widget.widget.serialize import encode_array, pack_message, to_json_state
 
@@ -368,3 +369,23 @@ def test_closing_a_widget_leaves_nothing_alive_in_the_kernel() -> None:
     for widget in widgets:
         widget.close()
     assert set(_instances) - alive == set(), "a closed widget left a model (its layout) open in the kernel"
+
+
+def test_a_subset_capture_labels_its_heads_with_the_model_s_indices(sent: Sent, tmp_path: Path) -> None:
+    """layers=[1], heads=[1, 3]: the grid says L1 and H1/H3, also after saving and loading, and falls back to
+    positions on an axis a pipeline shortened."""
+    model, processor = tiny_vlm("qwen2_vl")
+    image = tiny_image()
+    extractor = SaliencyExtractor(model, processor, layers=[1], heads=[1, 3])
+    captured = extractor.capture(**tiny_inputs("qwen2_vl", processor, images=[image]), images=[image])
+    captured.save(tmp_path / "t.safetensors")
+    for trace in (captured, Trace.load(tmp_path / "t.safetensors")):
+        assert (trace.layer_indices, trace.head_indices) == ([1], [1, 3])
+        assert trace.axis_labels(1, 2) == ([1], [1, 3])
+        assert trace.axis_labels(2, 1) == ([0, 1], [0])
+        widget = make(trace, sent)
+        select(widget, 3, trace.text_positions[-1])
+        reply = sent.details()[-1]
+        assert (reply["layer_labels"], reply["head_labels"]) == ([1], [1, 3])
+        widget.pipeline = T.SelectHeads([(0, 1)])
+        assert (sent.details()[-1]["layer_labels"], sent.details()[-1]["head_labels"]) == ([1], [0])

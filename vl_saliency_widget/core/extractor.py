@@ -274,6 +274,8 @@ class SaliencyExtractor:
             row_grad=row_grad,
             row_gradients=row_gradients,
             full=full,
+            layer_indices=self.layers,
+            head_indices=self.heads,
         )
 
     def _plan(

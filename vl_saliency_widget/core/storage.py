@@ -88,6 +88,8 @@ def save_trace(trace: Trace, path: Path) -> None:
         "cross_attention": trace._cross,
         "layouts": layouts,
         "full_kinds": full_kinds,
+        "layer_indices": trace.layer_indices,
+        "head_indices": trace.head_indices,
     }
     write_trace_file(path, tensors, metadata)
 
@@ -262,6 +264,13 @@ def _trace_from(meta: dict[str, Any], tensors: dict[str, torch.Tensor]) -> Trace
             "'row_grad' does not fit the scores' [layers, heads, rows]",
         )
     full = _full_matrices(meta, tensors, names, count, gradients == "sequence" and has_grad)
+    captured = attn if attn is not None else grad
+    chosen: dict[str, list[int] | None] = {}
+    for axis, (name, what) in enumerate((("layer_indices", "layer"), ("head_indices", "head"))):
+        value = meta.get(name)
+        chosen[name] = None if value is None else _ints(value, name, 0)
+        if value is not None and captured is not None:
+            _check(len(value) == captured.shape[axis], f"{name} does not list one index per captured {what}")
 
     grad_rows: dict[tuple[int, int], torch.Tensor] = {}
     if "grad_keys" in tensors or "grad_rows" in tensors:
@@ -343,6 +352,8 @@ def _trace_from(meta: dict[str, Any], tensors: dict[str, torch.Tensor]) -> Trace
         scores=scores,
         row_grad=row_grad,
         full=full,
+        layer_indices=chosen["layer_indices"],
+        head_indices=chosen["head_indices"],
     )
 
 

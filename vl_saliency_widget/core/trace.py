@@ -136,6 +136,8 @@ class Trace:
         image_layouts: per image, where its tokens sit (views with [rows, cols] positions and boxes).
         images: per image, the original picture given to ``capture(images=...)``, else the processed one.
         gradients: "token" (per-token gradients computed on demand) or "sequence" (one whole-sequence gradient).
+        layer_indices: the model's index of each captured layer (``layers=`` of the extractor); None: all, in order.
+        head_indices: the model's index of each captured head (``heads=``); None: all, in order.
 
     Methods that ask for more (see ``core.method.Needs``) find it in ``scores`` ([layers, heads, R, I] pre-softmax
     scores), ``row_grad`` ([layers, heads, R], per row ``sum_k A_ik dL/dA_ik`` over all keys, for the score
@@ -169,6 +171,8 @@ class Trace:
         row_grad: torch.Tensor | None = None,
         row_gradients: TokenGradients | None = None,
         full: FullMatrices | None = None,
+        layer_indices: Sequence[int] | None = None,
+        head_indices: Sequence[int] | None = None,
     ):
         self.token_ids = list(token_ids)
         self.gen_start = gen_start
@@ -198,6 +202,8 @@ class Trace:
         self._row_gradients = row_gradients
         self._row_grad_cache: dict[int, torch.Tensor] = {}
         self.full = full
+        self.layer_indices = list(layer_indices) if layer_indices is not None else None
+        self.head_indices = list(head_indices) if head_indices is not None else None
         self._token_strings = list(token_strings) if token_strings is not None else None
         self._special_mask = list(special_mask) if special_mask is not None else None
         if attn is None and not self._has_grad:
@@ -214,6 +220,15 @@ class Trace:
     def total_images(self) -> int:
         """Number of images in the prompt."""
         return len(self.image_layouts)
+
+    def axis_labels(self, layers: int, heads: int) -> tuple[list[int], list[int]]:
+        """The model's layer and head indices for the axes of a [layers, heads, ...] map of this trace: the captured
+        indices when the map has every captured layer (head), else positions 0.. (a pipeline selected some)."""
+
+        def labels(chosen: list[int] | None, count: int) -> list[int]:
+            return list(chosen) if chosen is not None and len(chosen) == count else list(range(count))
+
+        return labels(self.layer_indices, layers), labels(self.head_indices, heads)
 
     @property
     def modes(self) -> tuple[str, ...]:

@@ -59,8 +59,9 @@ def scores_state(scores: torch.Tensor, box: list[float], image_index: int, mode:
     }
 
 
-def ranking_state(ranking: HeadRanking | None) -> dict[str, Any]:
-    """The ``head_ranking`` trait: the top heads, most frequent first, and float32 [layers, heads] frequencies."""
+def ranking_state(ranking: HeadRanking | None, labels: tuple[list[int], list[int]] | None = None) -> dict[str, Any]:
+    """The ``head_ranking`` trait: the top heads, most frequent first, float32 [layers, heads] frequencies, and the
+    model's index of each layer and head (``labels``, as ``Trace.axis_labels`` gives them; default 0..)."""
     if ranking is None:
         return {}
     if not isinstance(ranking, HeadRanking):
@@ -72,4 +73,6 @@ def ranking_state(ranking: HeadRanking | None) -> dict[str, Any]:
         "top": [list(pair) for pair in ranking.top(RANKED_HEADS)],
         "frequencies": encode_array(ranking.frequencies().numpy().astype(np.float32)),
         "samples": ranking.samples,
+        "layer_labels": labels[0] if labels is not None else list(range(ranking.shape[0])),
+        "head_labels": labels[1] if labels is not None else list(range(ranking.shape[1])),
     }

@@ -210,7 +210,9 @@ class SaliencyWidget(anywidget.AnyWidget):  # type: ignore[misc]
             mode=mode if mode is not None else next(iter(self._methods)),
             pipeline=pipeline,
             token=first,
-            head_ranking=ranking_state(head_ranking),
+            head_ranking=ranking_state(
+                head_ranking, None if head_ranking is None else trace.axis_labels(*head_ranking.shape)
+            ),
             **traits,
         )
         self._live = True
@@ -366,7 +368,9 @@ class SaliencyWidget(anywidget.AnyWidget):  # type: ignore[misc]
             self.error = _describe(error)
             self.send(header | {"error": self.error})
             return
-        content, buffers = pack_message(header | {"detail": encode_array(smap.numpy().astype(np.float32))})
+        layer_labels, head_labels = self.trace.axis_labels(smap.shape[0], smap.shape[1])
+        labels = {"layer_labels": layer_labels, "head_labels": head_labels}
+        content, buffers = pack_message(header | labels | {"detail": encode_array(smap.numpy().astype(np.float32))})
         self.send(content, buffers=buffers)
 
     def _on_message(self, _widget: object, content: Any, _buffers: list[bytes]) -> None:
