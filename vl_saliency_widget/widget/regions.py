@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -59,9 +60,11 @@ def scores_state(scores: torch.Tensor, box: list[float], image_index: int, mode:
     }
 
 
-def ranking_state(ranking: HeadRanking | None, labels: tuple[list[int], list[int]] | None = None) -> dict[str, Any]:
+def ranking_state(
+    ranking: HeadRanking | None, axis_labels: Callable[[int, int], tuple[list[int], list[int]]]
+) -> dict[str, Any]:
     """The ``head_ranking`` trait: the top heads, most frequent first, float32 [layers, heads] frequencies, and the
-    model's index of each layer and head (``labels``, as ``Trace.axis_labels`` gives them; default 0..)."""
+    model's index of each layer and head (``axis_labels(layers, heads)``: the trace's ``Trace.axis_labels``)."""
     if ranking is None:
         return {}
     if not isinstance(ranking, HeadRanking):
@@ -69,10 +72,11 @@ def ranking_state(ranking: HeadRanking | None, labels: tuple[list[int], list[int
             f"head_ranking= takes what lib.rank_localization_heads(maps) returns (a HeadRanking), not "
             f"{type(ranking).__name__}."
         )
+    layer_labels, head_labels = axis_labels(*ranking.shape)
     return {
         "top": [list(pair) for pair in ranking.top(RANKED_HEADS)],
         "frequencies": encode_array(ranking.frequencies().numpy().astype(np.float32)),
         "samples": ranking.samples,
-        "layer_labels": labels[0] if labels is not None else list(range(ranking.shape[0])),
-        "head_labels": labels[1] if labels is not None else list(range(ranking.shape[1])),
+        "layer_labels": layer_labels,
+        "head_labels": head_labels,
     }

@@ -210,9 +210,7 @@ class SaliencyWidget(anywidget.AnyWidget):  # type: ignore[misc]
             mode=mode if mode is not None else next(iter(self._methods)),
             pipeline=pipeline,
             token=first,
-            head_ranking=ranking_state(
-                head_ranking, None if head_ranking is None else trace.axis_labels(*head_ranking.shape)
-            ),
+            head_ranking=ranking_state(head_ranking, trace.axis_labels),
             **traits,
         )
         self._live = True
