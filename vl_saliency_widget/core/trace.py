@@ -39,7 +39,7 @@ class TokenGradients:
         token_ids: LongTensor [T] on the logits' device.
         batch_size: tokens per backward pass when many are asked for (``compute_many``); None: ``BATCH_SIZE`` on an
             accelerator, 1 on the CPU, whose backward is bound by arithmetic that a batch only multiplies (batched,
-            a token cost 1.0-1.45x one alone there; see ``bench``). ``Trace.maps`` retries a pass that runs out of
+            a token cost 1.0-1.5x one alone there; see ``bench``). ``Trace.maps`` retries a pass that runs out of
             memory with half the tokens.
     """
 
