@@ -347,10 +347,10 @@ def test_a_trace_without_attention_opens_on_its_gradients(sent: Sent) -> None:
 def test_previews_of_a_long_trace_are_gathered_in_runs_and_match_one_by_one(
     sent: Sent, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import vl_saliency_widget.widget.saliency as saliency
+    import vl_saliency_widget.core.trace as trace_module
 
     trace = synthetic_trace([f"w{i}" for i in range(40)], layers=3, heads=2, grid=(2, 3))
-    monkeypatch.setattr(saliency, "PREVIEW_CHUNK_BYTES", 7 * 3 * 2 * 6 * 4)  # runs of 7 tokens
+    monkeypatch.setattr(trace_module, "REDUCE_CHUNK_BYTES", 7 * 3 * 2 * 6 * 4)  # runs of 7 tokens
     widget = make(trace, sent)
     maps = decode(widget.previews["maps"])
     for row, position in enumerate(trace.text_positions):

@@ -6,7 +6,7 @@ import html
 import json
 import os
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -21,7 +21,6 @@ from ..core.method import Method, needs_of
 from ..core.trace import Trace
 from ..lib import METHODS, HeadRanking, difference
 from ..selectors import AbsoluteIndex
-from ..transforms import Aggregate
 from .regions import outline, ranking_state, region_from_view, scores_state
 from .serialize import encode_array, encode_picture, pack_message, to_json_state
 
@@ -43,8 +42,6 @@ export default {{ render({{ el }}) {{ el.textContent = {
     )
 }; }} }};
 """
-PREVIEW_CHUNK_BYTES = 64 * 2**20
-"""How many bytes of [tokens, layers, heads, h, w] maps one gather may hold while previews are computed."""
 
 
 def _bundle(name: str) -> Path | str:
@@ -62,23 +59,6 @@ def _builtin_methods(trace: Trace) -> dict[str, Method]:
 def _describe(error: BaseException) -> str:
     """One line for the widget's error banner."""
     return f"{type(error).__name__}: {error}"
-
-
-def _gathered(
-    trace: Trace, positions: list[int], mode: str, image_index: int
-) -> Iterator[tuple[list[int], torch.Tensor]]:
-    """``trace.maps`` over ``positions`` a run at a time: ``(run, [n, layers, heads, rows, cols])``.
-
-    Each run holds at most ``PREVIEW_CHUNK_BYTES`` of maps, so 2,000 tokens x 32 layers x 32 heads never sit in
-    memory at once.
-    """
-    if not positions:
-        return
-    per_token = 4 * max(1, trace.maps(positions[:1], mode, image_index)[0].numel())
-    step = max(1, PREVIEW_CHUNK_BYTES // per_token)
-    for start in range(0, len(positions), step):
-        run = positions[start : start + step]
-        yield run, trace.maps(run, mode, image_index)
 
 
 def _pictures(image: Image.Image | Sequence[Image.Image] | None, trace: Trace) -> list[Image.Image]:
@@ -226,8 +206,9 @@ class SaliencyWidget(anywidget.AnyWidget):  # type: ignore[misc]
         grounding = np.zeros(len(trace.token_ids), dtype=np.float32)
         if "attn" in trace.modes:
             for i in range(trace.total_images):
-                for run, maps in _gathered(trace, trace.text_positions, "attn", i):
-                    grounding[run] += maps.mean((1, 2)).sum((-1, -2)).numpy()
+                # Reduced before the gather, 64 MiB of rows at a time (Trace.maps): each attention entry read once.
+                maps = trace.maps(trace.text_positions, "attn", i, layer_reduce="mean", head_reduce="mean")
+                grounding[trace.text_positions] += maps[:, 0, 0].sum((-1, -2)).numpy()
             grounding /= max(float(grounding.max()), 1e-12)
         return {
             "strings": trace.token_strings,
@@ -290,11 +271,16 @@ class SaliencyWidget(anywidget.AnyWidget):  # type: ignore[misc]
         method = self._methods[self.mode]
         try:
             if self.pipeline is None and isinstance(method, str):
-                # No pipeline: every token's map by gathers and reductions over runs of tokens.
-                reduce = Aggregate(cast("Reduction", self.layer_reduce), cast("Reduction", self.head_reduce))
-                for run, stacked in _gathered(self.trace, ready, method, self.image_index):
-                    for position, values in zip(run, reduce.reduce(stacked)[:, 0, 0].numpy(), strict=True):
-                        self._store_preview(position, values.astype(np.float32))
+                # No pipeline: every token's aggregate at once, reduced before the gather where that commutes.
+                stacked = self.trace.maps(
+                    ready,
+                    method,
+                    self.image_index,
+                    layer_reduce=cast("Reduction", self.layer_reduce),
+                    head_reduce=cast("Reduction", self.head_reduce),
+                )
+                for position, values in zip(ready, stacked[:, 0, 0].numpy(), strict=True):
+                    self._store_preview(position, values.astype(np.float32))
             for position in ready:
                 if not self._preview_ready[self._preview_row[position]]:
                     self._store_preview(position, self._aggregate(self._compute(position)))
