@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
-from vl_saliency_widget import SaliencyExtractor
+from vl_saliency_widget import SaliencyExtractor, Trace, lib
 from vl_saliency_widget.selectors import AbsoluteIndex
 
 from .conftest import Case, make_case
@@ -60,3 +62,32 @@ def test_a_capture_over_the_limit_is_refused_before_running(gemma: Case) -> None
 def test_subsets_outside_the_model_are_refused(gemma: Case, option: str, value: list[int]) -> None:
     with pytest.raises(ValueError, match=rf"{option}=.*must pick among"):
         SaliencyExtractor(gemma.model, gemma.processor, **{option: value})
+
+
+@pytest.mark.parametrize("name", ["llava", "mllama"])
+def test_answer_rows_keep_only_what_the_answer_needs_and_map_the_same(name: str, tmp_path: Path) -> None:
+    case = make_case(name)
+    full = SaliencyExtractor(case.model, case.processor, gradients="sequence")
+    answer = SaliencyExtractor(case.model, case.processor, gradients="sequence", rows="answer", methods=[lib.agcam])
+    kwargs = {**case.inputs, "generated_ids": case.generated, "images": [case.image]}
+    every, kept = full.capture(**kwargs), answer.capture(**kwargs)
+    gen_start = kept.gen_start
+    assert kept.captured_rows.tolist() == list(range(gen_start - 1, len(kept.token_ids)))
+    assert kept.attn is not None and every.attn is not None and kept.attn.shape[2] == kept.captured_rows.numel()
+    assert answer.estimate_trace_bytes(**{**case.inputs, "generated_ids": case.generated}) < full.estimate_trace_bytes(
+        **{**case.inputs, "generated_ids": case.generated}
+    )
+    assert kept.text_positions == list(range(gen_start, len(kept.token_ids)))
+    kept.save(tmp_path / "answer.safetensors")
+    loaded = Trace.load(tmp_path / "answer.safetensors")
+    for trace in (kept, loaded):
+        for t in range(trace.total_generated_tokens):
+            for mode in ("attn", "grad"):
+                torch.testing.assert_close(trace.map(t, mode).tensor(), every.map(t, mode).tensor())
+            torch.testing.assert_close(
+                trace.map(t, "attn", align="token").tensor(), every.map(t, "attn", align="token").tensor()
+            )
+        with pytest.raises(ValueError, match=r"was not captured.*rows='text'"):
+            trace.map(AbsoluteIndex(every.text_positions[0]))
+    with pytest.raises(ValueError, match="rows must be 'text' or 'answer'"):
+        SaliencyExtractor(case.model, case.processor, rows="prompt")  # type: ignore[arg-type]

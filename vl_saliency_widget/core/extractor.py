@@ -79,6 +79,9 @@ class SaliencyExtractor:
         dtype: storage dtype of the kept tensors, e.g. ``torch.float16`` halves a float32 trace. None: the model's.
         max_trace_bytes: refuse, before running the model, a capture whose trace would exceed this many bytes
             (see ``estimate_trace_bytes``).
+        rows: "text" (default): keep the attention rows of every text position, so any prompt or answer token can be
+            mapped; "answer": only the rows the answer's tokens need (each generated token's own row and the row
+            before it), a fraction of the bytes when the prompt is long.
         methods: the methods (``lib.agcam``, ``lib.relevancy``...) the traces will be mapped with; the capture also
             records what they declare they need (pre-softmax scores, every layer's whole matrix). Plain
             ``fn(attn, grad)`` methods need nothing more than the default.
@@ -98,7 +101,10 @@ class SaliencyExtractor:
         dtype: torch.dtype | None = None,
         max_trace_bytes: int | None = None,
         methods: Sequence[Any] = (),
+        rows: Literal["text", "answer"] = "text",
     ):
+        if rows not in ("text", "answer"):
+            raise ValueError(f"rows must be 'text' or 'answer', not {rows!r}.")
         if gradients not in ("token", "sequence"):
             raise ValueError(f"gradients must be 'token' or 'sequence', not {gradients!r}.")
         if not hasattr(model, "config"):
@@ -127,6 +133,7 @@ class SaliencyExtractor:
         self.heads = sorted({int(i) for i in heads}) if heads is not None else None
         self.dtype = dtype
         self.max_trace_bytes = max_trace_bytes
+        self.rows: Literal["text", "answer"] = rows
         self.methods = list(methods)
         self.needs: Needs = needs_of_all(self.methods)
 
@@ -151,7 +158,7 @@ class SaliencyExtractor:
     def _trace_bytes(self, plan: _Plan, store_attns: bool, store_grads: bool) -> int:
         layers = len(self.layers) if self.layers is not None else self.num_layers
         heads = len(self.heads) if self.heads is not None else self.num_heads
-        rows = int((plan.ids[0] != self.image_token_id).sum())
+        rows = self._rows(plan).numel()
         dtype = self.dtype or next(self.model.parameters()).dtype
         copies = int(store_attns) + int(store_grads and self.gradients == "sequence")
         return layers * heads * rows * int(plan.columns.numel()) * dtype.itemsize * copies
@@ -199,8 +206,9 @@ class SaliencyExtractor:
                     "or keep only attention (store_grads=False) or per-token gradients (gradients='token')."
                 )
         model_inputs = self._model_inputs(ids, prompt_len, inputs)
+        rows = self._rows(plan)
         recorder = Recorder(
-            rows=torch.nonzero(ids[0].cpu() != self.image_token_id).flatten(),
+            rows=rows,
             cols=plan.columns,
             seq_len=ids.shape[1],
             store_attns=store_attns,
@@ -276,7 +284,15 @@ class SaliencyExtractor:
             full=full,
             layer_indices=self.layers,
             head_indices=self.heads,
+            rows=rows if self.rows == "answer" else None,
         )
+
+    def _rows(self, plan: _Plan) -> torch.Tensor:
+        """LongTensor [R] of the query positions to keep: every text position, or the answer's (``rows=``)."""
+        text = plan.ids[0].cpu() != self.image_token_id
+        if self.rows == "answer":
+            text[: max(plan.gen_start - 1, 0)] = False
+        return torch.nonzero(text).flatten()
 
     def _plan(
         self, generated_ids: torch.Tensor | None, images: Image.Image | list[Image.Image] | None, inputs: dict[str, Any]

@@ -44,6 +44,8 @@ CHECKSUM_KEY = "vl_saliency_trace_sha256"
 def save_trace(trace: Trace, path: Path) -> None:
     """Write ``trace`` to ``path`` (see the module docstring for the layout)."""
     tensors: dict[str, torch.Tensor] = {"columns": trace.columns}
+    if not trace._all_rows:
+        tensors["rows"] = trace.captured_rows
     if trace.attn is not None:
         tensors["attn"] = trace.attn
     if trace._grad is not None:
@@ -219,6 +221,18 @@ def _trace_from(meta: dict[str, Any], tensors: dict[str, torch.Tensor]) -> Trace
     is_image = torch.tensor(token_ids) == image_token_id
     image_positions = torch.nonzero(is_image).flatten()
     text_rows = count - len(image_positions)
+    kept_rows = None
+    if "rows" in tensors:  # a capture that kept only some text rows (rows="answer")
+        kept_rows = _tensor(tensors, "rows", 1, floating=False)
+        _check(
+            kept_rows.numel() > 0
+            and bool((kept_rows.diff() > 0).all())
+            and int(kept_rows.min()) >= 0
+            and int(kept_rows.max()) < count
+            and not bool(is_image[kept_rows].any()),
+            "'rows' must be increasing text positions of the sequence",
+        )
+        text_rows = kept_rows.numel()
     columns = _tensor(tensors, "columns", 1, floating=False)
     if cross:
         _check(
@@ -230,7 +244,7 @@ def _trace_from(meta: dict[str, Any], tensors: dict[str, torch.Tensor]) -> Trace
     _check(columns.numel() > 0, "the trace has no image columns")
     cells = set(columns.tolist())
 
-    names = {"columns"}
+    names = {"columns"} | ({"rows"} if kept_rows is not None else set())
     attn = grad = None
     if "attn" in tensors:
         attn = _tensor(tensors, "attn", 4, floating=True)
@@ -285,7 +299,7 @@ def _trace_from(meta: dict[str, Any], tensors: dict[str, torch.Tensor]) -> Trace
             f"'grad_rows' {list(rows.shape)} does not fit [keys, layers, heads, {len(cells)} columns]",
         )
         row_of = torch.full((count,), -1, dtype=torch.long)
-        row_of[~is_image] = torch.arange(text_rows)
+        row_of[~is_image if kept_rows is None else kept_rows] = torch.arange(text_rows)
         for (position, row), values in zip(keys.tolist(), rows, strict=True):
             _check(0 < position < count, f"a per-token gradient for position {position}, outside the sequence")
             _check(
@@ -354,6 +368,7 @@ def _trace_from(meta: dict[str, Any], tensors: dict[str, torch.Tensor]) -> Trace
         full=full,
         layer_indices=chosen["layer_indices"],
         head_indices=chosen["head_indices"],
+        rows=kept_rows,
     )
 
 

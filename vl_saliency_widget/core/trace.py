@@ -137,6 +137,8 @@ class Trace:
         images: per image, the original picture given to ``capture(images=...)``, else the processed one.
         gradients: "token" (per-token gradients computed on demand) or "sequence" (one whole-sequence gradient).
         layer_indices: the model's index of each captured layer (``layers=`` of the extractor); None: all, in order.
+        rows: LongTensor [R] of the captured query positions when the capture kept only some (``rows="answer"``);
+            None: every text position.
         head_indices: the model's index of each captured head (``heads=``); None: all, in order.
 
     Methods that ask for more (see ``core.method.Needs``) find it in ``scores`` ([layers, heads, R, I] pre-softmax
@@ -173,6 +175,7 @@ class Trace:
         full: FullMatrices | None = None,
         layer_indices: Sequence[int] | None = None,
         head_indices: Sequence[int] | None = None,
+        rows: torch.Tensor | None = None,
     ):
         self.token_ids = list(token_ids)
         self.gen_start = gen_start
@@ -182,7 +185,9 @@ class Trace:
         self.processor = processor
         self.gradients = gradients
         is_image = torch.tensor(self.token_ids) == image_token_id
-        self._rows = torch.nonzero(~is_image).flatten()
+        # The captured query rows: every text position, or those a capture with rows="answer" kept.
+        self._rows = torch.nonzero(~is_image).flatten() if rows is None else rows.clone()
+        self._all_rows = rows is None
         # The key index of each captured column: the image positions, or cross-attention keys (Mllama).
         self._cross = columns is not None
         self._cols = torch.nonzero(is_image).flatten() if columns is None else columns
@@ -321,21 +326,35 @@ class Trace:
 
     def _row(self, position: int, align: Align) -> int:
         """Index into the R axis of the query row that explains the token at ``position``."""
-        if self._row_of[position] < 0:
+        if self.token_ids[position] == self.image_token_id:
             raise ValueError(f"Position {position} holds an image token; choose a text token.")
         if align == "token":
-            return int(self._row_of[position])
+            return self._captured_row(position)
         if align != "predicting":
             raise ValueError(f"align must be 'predicting' or 'token', not {align!r}.")
         if position == 0:
             raise ValueError("The first token is predicted by no query; map it with align='token'.")
-        row = int(self._row_of[position - 1])
-        if row < 0:
+        if self.token_ids[position - 1] == self.image_token_id:
             raise ValueError(
                 f"The token at position {position} is predicted by an image token's query, whose row is not "
                 "captured; map it with align='token'."
             )
+        return self._captured_row(position - 1)
+
+    def _captured_row(self, position: int) -> int:
+        """Index into the R axis of the text query at ``position``."""
+        row = int(self._row_of[position])
+        if row < 0:
+            raise ValueError(
+                f"The query row of position {position} was not captured: the capture kept only the answer's rows "
+                "(rows='answer'). Capture with rows='text' (the default) to map prompt tokens."
+            )
         return row
+
+    @property
+    def captured_rows(self) -> torch.Tensor:
+        """LongTensor [R]: the sequence position of each captured query row."""
+        return self._rows.clone()
 
     def _grid(self, image_index: int, view: str | None) -> Canvas:
         """The grid that ``_spatial`` puts one image's columns on, its positions read as captured columns."""
