@@ -182,28 +182,27 @@ def token_gradients(model: Any, processor: Any, inputs: dict[str, Any], device: 
 
 
 def trace_bytes(model: Any, processor: Any, inputs: dict[str, Any], answer: int) -> dict[str, int]:
-    """Bytes of the tensors a trace keeps with ``dtype=torch.float16``.
+    """Bytes of the tensors traces keep with ``dtype=torch.float16``, each measured on a capture.
 
-    ``float16_sequence``: attention and the whole-sequence gradient on every text row (measured on a capture).
-    Computed from its shape [layers, heads, text rows, image tokens]: ``float16_token``, the attention alone plus
-    the two gradient rows (own and predecessor's, in the model's float32) each of the ``answer`` tokens keeps once
-    its gradient is asked for (``gradients="token"``); ``float16_answer_rows``, attention and gradient on the
-    answer's ``answer`` predicting rows alone (no capture option keeps only those yet).
+    ``float16_sequence``: attention and the whole-sequence gradient on every text row. ``float16_answer_sequence``:
+    the same with ``rows="answer"`` (the answer's own rows and the row before it). ``float16_answer_token``:
+    ``rows="answer"`` with ``gradients="token"``, as captured (attention only; each token's gradient rows are added
+    when it is asked for).
     """
     from vl_saliency_widget import SaliencyExtractor
 
     generated = inputs["generated_ids"]
     model_inputs = {k: v for k, v in inputs.items() if k != "generated_ids"}
-    sequence = SaliencyExtractor(model, processor, gradients="sequence", dtype=torch.float16).capture(
-        **model_inputs, generated_ids=generated
-    )
-    assert sequence.attn is not None
-    layers, heads, _, columns = sequence.attn.shape
-    row = layers * heads * columns
+
+    def kept(**options: Any) -> int:
+        extractor = SaliencyExtractor(model, processor, dtype=torch.float16, **options)
+        trace = extractor.capture(**model_inputs, generated_ids=generated)
+        return _tensor_bytes(trace.attn) + _tensor_bytes(trace._grad)
+
     return {
-        "float16_sequence": _tensor_bytes(sequence.attn) + _tensor_bytes(sequence._grad),
-        "float16_token": _tensor_bytes(sequence.attn) + 2 * answer * row * 4,
-        "float16_answer_rows": 2 * answer * row * 2,
+        "float16_sequence": kept(gradients="sequence"),
+        "float16_answer_sequence": kept(gradients="sequence", rows="answer"),
+        "float16_answer_token": kept(gradients="token", rows="answer"),
     }
 
 

@@ -58,9 +58,13 @@ def test_float16_trace_sizes_are_measured_beside_the_reference(quick: tuple[dict
         sizes = entry["gradients"]["trace_bytes"]
         float32 = entry["time"]["ours_sequence"]["kept_bytes"]
         assert sizes["float16_sequence"] * 2 == float32
-        assert sizes["float16_token"] > sizes["float16_sequence"] // 2
-        assert 0 < sizes["float16_answer_rows"] < sizes["float16_sequence"]
-    assert "| trace size, float16 / reference's kept tensors | 0.25 x |" in (out / "results.md").read_text()
+        # The answer's rows alone keep less; as captured with per-token gradients, attention only (half of that).
+        assert 0 < sizes["float16_answer_sequence"] < sizes["float16_sequence"]
+        assert sizes["float16_answer_token"] * 2 == sizes["float16_answer_sequence"]
+    assert (
+        "| trace size, float16, rows='answer', as captured / reference's kept tensors | 0.25 x |"
+        in (out / "results.md").read_text()
+    )
 
 
 def test_peak_memory_is_measured_per_method_and_the_traces_keep_bytes(quick: tuple[dict[str, Any], Path]) -> None:
