@@ -274,13 +274,11 @@ def write_markdown(results: dict[str, Any], path: Path, plots: list[Path]) -> No
         "",
         "## Trace size",
         "",
-        "MiB of the tensors each trace keeps. The reference keeps attention and gradient for the answer tokens' rows "
-        'only, in float32. Ours keeps every text row (prompt and answer): with `gradients="sequence"` attention '
-        "and gradient (float32: measured on the timed capture; float16: measured on a capture with "
-        '`dtype=torch.float16`); with `gradients="token"` attention and, per token asked for, two gradient rows in '
-        "the model's dtype (computed from the float16 capture's shape, every answer token asked for). The last "
-        "columns compute what float16 attention and gradient on the answer's predicting rows alone would take; no "
-        "capture option keeps only those yet.",
+        "MiB of the tensors each trace keeps, each measured on a capture. The reference keeps attention and "
+        "gradient for the answer tokens' rows only, in float32. By default ours keeps every text row (prompt and "
+        'answer); `rows="answer"` keeps the answer tokens\' own rows and the row before the first (one row more '
+        'than the reference). With `gradients="sequence"` a capture keeps attention and gradient; with '
+        '`gradients="token"` it keeps attention, and each token\'s gradient rows are added when it is asked for.',
         "",
         *size_table(results),
         "",

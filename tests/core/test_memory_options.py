@@ -52,7 +52,9 @@ def test_estimate_matches_what_the_trace_keeps(gemma: Case) -> None:
 
 def test_a_capture_over_the_limit_is_refused_before_running(gemma: Case) -> None:
     extractor = SaliencyExtractor(gemma.model, gemma.processor, max_trace_bytes=1000)
-    with pytest.raises(MemoryError, match=r"layers=\[...\], heads=\[...\].*dtype=torch.float16.*store_grads=False"):
+    with pytest.raises(
+        MemoryError, match=r"layers=\[...\], heads=\[...\].*rows='answer'.*dtype=torch.float16.*store_grads=False"
+    ):
         extractor.capture(**gemma.inputs, generated_ids=gemma.generated)
     fits = SaliencyExtractor(gemma.model, gemma.processor, max_trace_bytes=10**9)
     assert fits.capture(**gemma.inputs, generated_ids=gemma.generated).attn is not None

@@ -202,8 +202,9 @@ class SaliencyExtractor:
                 raise MemoryError(
                     f"This capture would keep {size / 2**20:.1f} MiB, over max_trace_bytes="
                     f"{self.max_trace_bytes / 2**20:.1f} MiB. Capture fewer layers or heads "
-                    "(SaliencyExtractor(..., layers=[...], heads=[...])), store half precision (dtype=torch.float16), "
-                    "or keep only attention (store_grads=False) or per-token gradients (gradients='token')."
+                    "(SaliencyExtractor(..., layers=[...], heads=[...])), only the answer's rows (rows='answer'), "
+                    "store half precision (dtype=torch.float16), or keep only attention (store_grads=False) or "
+                    "per-token gradients (gradients='token')."
                 )
         model_inputs = self._model_inputs(ids, prompt_len, inputs)
         rows = self._rows(plan)
