@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 
@@ -161,3 +162,13 @@ def test_per_token_method_data_not_kept_is_named_after_loading(tmp_path: Path) -
     assert torch.equal(loaded.map(0, lib.rollout).tensor(), trace.map(0, lib.rollout).tensor())
     with pytest.raises(ValueError, match="relevancy needs the gradients of the whole attention matrices"):
         loaded.map(0, lib.relevancy)
+
+
+def test_a_loaded_trace_shows_its_token_strip_from_its_own_strings(saved: Path) -> None:
+    loaded = Trace.load(saved)
+    assert loaded.processor is None
+    strip = loaded.visualize_tokens(return_html=True)
+    assert strip is not None
+    shown = [s for s, image in zip(loaded.token_strings, loaded.image_mask, strict=True) if not image]
+    assert shown and all(html.escape(string.lstrip("▁Ġ")) in strip for string in shown)
+    assert html.escape("<|image_pad|>") not in strip  # image placeholders are left out, as with a processor

@@ -16,24 +16,6 @@ IMAGE_TOKEN_ID = 1
 """The id that marks image positions in a synthetic trace; text tokens get ids from 2 on."""
 
 
-class StringsTokenizer:
-    """A tokenizer that knows only the strings it was given, by id: enough for ``trace.visualize_tokens``."""
-
-    def __init__(self, strings: dict[int, str], special_ids: list[int]) -> None:
-        self.strings = strings
-        self.all_special_ids = special_ids
-
-    def convert_ids_to_tokens(self, ids: list[int]) -> list[str]:
-        return [self.strings[i] for i in ids]
-
-
-class StringsProcessor:
-    """A processor holding a :class:`StringsTokenizer`."""
-
-    def __init__(self, tokenizer: StringsTokenizer) -> None:
-        self.tokenizer = tokenizer
-
-
 def synthetic_trace(
     strings: list[str],
     *,
@@ -70,7 +52,6 @@ def synthetic_trace(
     values = values / values.sum(-1, keepdim=True)
     start = len(strings) - max(1, len(strings) // 4) if gen_start is None else gen_start
     token_strings = ["<bos>"] + ["<image>"] * cells + list(strings)
-    tokenizer = StringsTokenizer(dict(zip(token_ids, token_strings, strict=True)), [2, IMAGE_TOKEN_ID])
     return Trace(
         token_ids=token_ids,
         gen_start=first_text + start,
@@ -80,7 +61,6 @@ def synthetic_trace(
         attn=values if attn else None,
         grad=None if attn else values - values.mean(-1, keepdim=True),
         gradients="sequence",
-        processor=StringsProcessor(tokenizer),
         token_strings=token_strings,
         special_mask=[True] + [True] * cells + [False] * len(strings),
     )

@@ -122,6 +122,17 @@ class FullMatrices:
         return [(torch.zeros_like(p) if g is None else g).cpu() for g, p in zip(grads, self.probes, strict=True)]
 
 
+class _KeptTokens:
+    """A tokenizer stand-in that spells a trace's own token strings (a loaded trace has no processor)."""
+
+    def __init__(self, trace: Trace) -> None:
+        self._strings = dict(zip(trace.token_ids, trace.token_strings, strict=True))
+        self.all_special_ids = [i for i, special in zip(trace.token_ids, trace.special_mask, strict=True) if special]
+
+    def convert_ids_to_tokens(self, ids: Sequence[int]) -> list[str]:
+        return [self._strings[i] for i in ids]
+
+
 class Trace:
     """Attention and gradients recorded for one prompt and its answer.
 
@@ -782,14 +793,16 @@ class Trace:
         return low > share / cells
 
     def visualize_tokens(self, return_html: bool = False) -> str | None:
-        """Show the sequence as an HTML token strip (prompt vs generated, image tokens skipped)."""
-        if self.processor is None:
-            raise ValueError("visualize_tokens needs the processor: set trace.processor = processor.")
+        """Show the sequence as an HTML token strip (prompt vs generated, image tokens skipped).
+
+        Token text comes from the processor's tokenizer, or, for a trace without one (``Trace.load``), from the
+        token strings the trace keeps.
+        """
         from ..viz import render_token_ids
 
         return render_token_ids(
             self.token_ids,
-            self.processor,
+            self.processor if self.processor is not None else _KeptTokens(self),
             return_html=return_html,
             gen_start=self.gen_start,
             skip_tokens=self.image_token_id,
