@@ -11,6 +11,7 @@ from vl_saliency_widget import SaliencyExtractor, Trace, lib
 from vl_saliency_widget.selectors import AbsoluteIndex
 
 from .conftest import Case, make_case
+from .test_capture import eager_attentions, view_slice
 
 
 @pytest.fixture(scope="module")
@@ -93,3 +94,23 @@ def test_answer_rows_keep_only_what_the_answer_needs_and_map_the_same(name: str,
             trace.map(AbsoluteIndex(every.text_positions[0]))
     with pytest.raises(ValueError, match="rows must be 'text' or 'answer'"):
         SaliencyExtractor(case.model, case.processor, rows="prompt")  # type: ignore[arg-type]
+
+
+def test_the_output_head_runs_only_on_the_positions_that_predict_text(gemma: Case) -> None:
+    """Per-token gradients keep the logits of the positions before each text token (image positions' logits are
+    never computed); the first text token after the image still gets its exact gradient."""
+    trace = SaliencyExtractor(gemma.model, gemma.processor).capture(
+        **gemma.inputs, generated_ids=gemma.generated, images=[gemma.image]
+    )
+    gradients = trace._token_gradients
+    assert gradients is not None and gradients.logit_positions is not None
+    ids = torch.tensor(trace.token_ids)
+    assert gradients.logits.shape[0] == int((ids[1:] != trace.image_token_id).sum()) < len(trace.token_ids) - 1
+    after_image = max(p for p in range(1, len(ids)) if ids[p - 1] == trace.image_token_id)
+    _, reference = eager_attentions(gemma, grad_of=after_image)
+    assert reference is not None
+    main = trace.image_layouts[0].views[0].name
+    got = trace.map(AbsoluteIndex(after_image), "grad", align="token", view=main).tensor()
+    torch.testing.assert_close(got, view_slice(reference, after_image, trace), rtol=1e-3, atol=1e-6)
+    with pytest.raises(ValueError, match="hold image tokens"):
+        gradients.log_probs([after_image - 1])

@@ -222,8 +222,18 @@ class SaliencyExtractor:
             full=needs.all_rows,
         )
         sequence = store_grads and self.gradients == "sequence"
+        # The output head ([positions, vocab], hundreds of thousands wide for Gemma) runs only where it is needed:
+        # everywhere for the sequence loss, on the positions that predict a text token for per-token gradients
+        # (the graph keeps those logits), on the last position alone when no gradient is taken.
+        logit_positions = None
+        if store_grads and not sequence:
+            logit_positions = torch.nonzero(ids[0, 1:].cpu() != self.image_token_id).flatten()
         with capturing(self.model, recorder):
-            outputs = self.model(**model_inputs, labels=model_inputs["input_ids"] if sequence else None)
+            if sequence:
+                outputs = self.model(**model_inputs, labels=model_inputs["input_ids"])
+            else:
+                keep = 1 if logit_positions is None else logit_positions.to(model_inputs["input_ids"].device)
+                outputs = self.model(**model_inputs, logits_to_keep=keep)
             grad = token_gradients = row_grad = row_gradients = None
             full = FullMatrices(recorder.full_attn, recorder.full_kinds) if needs.all_rows else None
             ids_on_device = model_inputs["input_ids"][0]
@@ -238,15 +248,20 @@ class SaliencyExtractor:
                 if full is not None:
                     full.grad = kept[split[0] + split[1] :]
             elif store_grads:
-                token_gradients = TokenGradients(
-                    logits=outputs.logits[0], probes=recorder.probes, token_ids=ids_on_device
-                )
-                if recorder.row_probes:
-                    row_gradients = TokenGradients(
-                        logits=outputs.logits[0], probes=recorder.row_probes, token_ids=ids_on_device
+
+                def probed(probes: list[torch.Tensor]) -> TokenGradients:
+                    return TokenGradients(
+                        logits=outputs.logits[0],
+                        probes=probes,
+                        token_ids=ids_on_device,
+                        logit_positions=logit_positions,
                     )
+
+                token_gradients = probed(recorder.probes)
+                if recorder.row_probes:
+                    row_gradients = probed(recorder.row_probes)
                 if full is not None:
-                    full.logits, full.probes, full.token_ids = outputs.logits[0], recorder.full_probes, ids_on_device
+                    full.token_gradients = probed(recorder.full_probes)
         if (store_attns and not recorder.attn) or (store_grads and not recorder.probes):
             raise RuntimeError(
                 f"No attention layer of {type(self.model).__name__} ran through the capture function: its language "

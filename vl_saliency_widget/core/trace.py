@@ -34,9 +34,12 @@ class TokenGradients:
     The gradient for the token at position p is d log p(token_p | tokens before p) / dA on the kept entries.
 
     Attributes:
-        logits: [T, vocab] logits of the capture's forward pass, still attached to its graph.
+        logits: [K, vocab] logits of the capture's forward pass, still attached to its graph: every position's
+            (K = T), or only those of the positions listed in ``logit_positions``.
         probes: per layer, the zero probe [heads, R, I] the attention outputs depend on.
         token_ids: LongTensor [T] on the logits' device.
+        logit_positions: LongTensor [K] of the positions whose logits were kept (the capture computes the output
+            head only on the positions that predict a text token); None: every position.
         batch_size: tokens per backward pass when many are asked for (``compute_many``); None: ``BATCH_SIZE`` on an
             accelerator, 1 on the CPU, whose backward is bound by arithmetic that a batch only multiplies (batched,
             a token cost 1.0-1.5x one alone there; see ``bench``). ``Trace.maps`` retries a pass that runs out of
@@ -47,8 +50,26 @@ class TokenGradients:
     probes: list[torch.Tensor]
     token_ids: torch.Tensor
     batch_size: int | None = None
+    logit_positions: torch.Tensor | None = None
 
     BATCH_SIZE = 8
+
+    def log_probs(self, positions: Sequence[int]) -> torch.Tensor:
+        """[tokens]: log p(token at p | tokens before p) for each of ``positions``, attached to the graph."""
+        index = torch.as_tensor(list(positions), dtype=torch.long, device=self.logits.device)
+        rows = index - 1
+        if self.logit_positions is not None:
+            kept = self.logit_positions.to(self.logits.device)
+            found = torch.searchsorted(kept, rows).clamp(max=kept.numel() - 1)
+            missing = [int(p) for p, ok in zip(index.tolist(), (kept[found] == rows).tolist(), strict=True) if not ok]
+            if missing:
+                raise ValueError(
+                    f"Positions {missing} hold image tokens: the capture keeps the logits that predict text tokens, "
+                    "and an image token has no log-probability to differentiate."
+                )
+            rows = found
+        log_probs = torch.log_softmax(self.logits[rows].float(), dim=-1)
+        return log_probs.gather(1, self.token_ids[index][:, None])[:, 0]
 
     def compute(self, position: int) -> torch.Tensor:
         """Gradient of the log-probability of the token at ``position``: [layers, heads, R, I] on the CPU."""
@@ -61,9 +82,7 @@ class TokenGradients:
         (``is_grads_batched``): each row equals ``compute`` of its token. Callers bound the batch's memory (about
         ``len(positions)`` times one backward's) by asking for ``batch_size`` tokens at a time.
         """
-        index = torch.as_tensor(list(positions), dtype=torch.long, device=self.logits.device)
-        log_probs = torch.log_softmax(self.logits[index - 1].float(), dim=-1)
-        targets = log_probs.gather(1, self.token_ids[index][:, None])[:, 0]
+        targets = self.log_probs(positions)
         if len(positions) == 1:
             grads = torch.autograd.grad(targets[0], self.probes, retain_graph=True, allow_unused=True)
             batched = [None if g is None else g[None] for g in grads]
@@ -97,29 +116,27 @@ class FullMatrices:
         attn: per layer in the order the layers ran, [heads, T, keys] on the CPU.
         kinds: per layer, "self" (keys: the sequence) or "cross" (keys: the image features).
         grad: per layer, the whole-sequence gradient [heads, T, keys] (``gradients="sequence"``), or None.
-        logits: [T, vocab] logits still attached to the capture's graph (``gradients="token"``), or None.
-        probes: per layer, the zero probe [heads, T, keys] the attention outputs depend on, or None.
-        token_ids: LongTensor [T] on the logits' device, or None.
+        token_gradients: with ``gradients="token"``, the logits still attached to the capture's graph and, as its
+            probes, per layer the zero probe [heads, T, keys] the attention outputs depend on; else None.
     """
 
     attn: list[torch.Tensor]
     kinds: list[str]
     grad: list[torch.Tensor] | None = None
-    logits: torch.Tensor | None = None
-    probes: list[torch.Tensor] | None = None
-    token_ids: torch.Tensor | None = None
+    token_gradients: TokenGradients | None = None
 
     def gradients_for(self, position: int) -> list[torch.Tensor] | None:
         """Per layer, the gradient [heads, T, keys] of the token at ``position`` (or the sequence's), else None."""
         if self.grad is not None:
             return self.grad
-        if self.logits is None or self.probes is None or self.token_ids is None:
+        if self.token_gradients is None:
             return None
         if position == 0:
             raise ValueError("The first token has no log-probability, so no gradient; choose a later token.")
-        target = torch.log_softmax(self.logits[position - 1].float(), dim=-1)[self.token_ids[position]]
-        grads = torch.autograd.grad(target, self.probes, retain_graph=True, allow_unused=True)
-        return [(torch.zeros_like(p) if g is None else g).cpu() for g, p in zip(grads, self.probes, strict=True)]
+        target = self.token_gradients.log_probs([position])[0]
+        grads = torch.autograd.grad(target, self.token_gradients.probes, retain_graph=True, allow_unused=True)
+        probes = self.token_gradients.probes
+        return [(torch.zeros_like(p) if g is None else g).cpu() for g, p in zip(grads, probes, strict=True)]
 
 
 class _KeptTokens:
@@ -507,7 +524,13 @@ class Trace:
         if needs.all_rows and self.full is None:
             lacks.append("every layer's whole attention matrix")
         full = self.full
-        if needs.all_rows and needs.gradients and full is not None and full.grad is None and full.probes is None:
+        if (
+            needs.all_rows
+            and needs.gradients
+            and full is not None
+            and full.grad is None
+            and full.token_gradients is None
+        ):
             lacks.append("the gradients of the whole attention matrices")
         return lacks
 
