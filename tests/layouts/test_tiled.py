@@ -28,3 +28,22 @@ def test_several_pictures_without_them_are_refused() -> None:
     images = [tiny_image(seed=1), tiny_image(seed=2, size=(40, 120))]
     with pytest.raises(ValueError, match=r"with several pictures, pass the pictures"):
         SaliencyExtractor(model, processor).capture(**tiny_inputs("internvl", processor, images=images))
+
+
+@pytest.mark.parametrize("name", ["internvl", "aya_vision"])
+def test_a_picture_opening_token_in_the_answer_opens_no_picture(name: str) -> None:
+    """A sampled answer may hold the token that opens a picture in the prompt; without image tokens after it, the
+    prompt still holds one picture and its grid is read as before."""
+    import torch
+
+    model, processor = tiny_vlm(name)
+    image = tiny_image(seed=5, size=(84, 56))
+    inputs = tiny_inputs(name, processor, images=[image])
+    opening = getattr(processor, "start_image_token", None) or processor.start_of_img_token
+    start = processor.tokenizer.convert_tokens_to_ids(opening)
+    answer = torch.tensor([[start, start]])
+    generated = torch.cat([inputs["input_ids"], answer], dim=1)
+    extractor = SaliencyExtractor(model, processor, store_grads=False)
+    known = extractor.capture(**inputs, generated_ids=generated, images=[image]).image_layouts[0]
+    read = extractor.capture(**inputs, generated_ids=generated).image_layouts[0]
+    assert [v.name for v in read.views] == [v.name for v in known.views] and len(known.views) > 1

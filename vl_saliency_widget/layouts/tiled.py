@@ -122,14 +122,16 @@ def _single_picture_layout(ctx: LayoutContext) -> list[ImageLayout]:
 
 
 def _image_blocks(ctx: LayoutContext) -> int:
-    """How many separate pictures the prompt holds, counted by their opening tokens."""
+    """How many separate pictures the prompt holds, counted by their opening tokens (those followed by an image
+    token: the same token generated in the answer opens no picture)."""
     processor = ctx.processor
     image_start = getattr(processor, "start_image_token", None) or getattr(processor, "start_of_img_token", None)
     tokenizer = getattr(ctx.processor, "tokenizer", None)
     if image_start is None or tokenizer is None:
         return 2
     start_id = tokenizer.convert_tokens_to_ids(image_start)
-    return int((ctx.input_ids == start_id).sum())
+    ids = ctx.input_ids
+    return int(((ids[:-1] == start_id) & (ids[1:] == ctx.image_token_id)).sum())
 
 
 def _tiles_and_thumbnail(
