@@ -1,9 +1,11 @@
 """The one place that touches transformers' attention internals.
 
 During a capture the language model's attention implementation is switched to a function registered with
-``transformers.AttentionInterface``. That function runs the architecture's own eager attention (so the
-probabilities are exactly the ones the model computes, softcapping, sliding windows and GQA included) and keeps
-only the slices saliency maps need: text-query rows x image-key columns, per layer and head.
+``transformers.AttentionInterface``. The layer's output comes from fused ``scaled_dot_product_attention`` (no
+T x T matrix kept for the backward); the architecture's own eager attention runs, without autograd, on the kept
+query rows alone (so the probabilities are exactly the ones the model computes, sliding windows and GQA included),
+and only the slices saliency maps need are kept: text-query rows x image-key columns, per layer and head. Whole
+matrices, softcapping and training mode run the whole eager attention instead.
 
 Gradients with respect to those attention entries are total derivatives through the whole network, obtained
 without copying any T x T tensor: each layer adds ``Z @ V[image columns]`` to its attention output on the text
