@@ -101,6 +101,9 @@ export function createRegionTool(
     const rect = canvas.getBoundingClientRect();
     return [event.clientX - rect.left, event.clientY - rect.top];
   };
+  /** The region from the drag's start to the pointer now. */
+  const messageTo = (event: PointerEvent, from: [number, number]) =>
+    regionMessage(from, at(event), canvas.clientWidth, canvas.clientHeight);
   canvas.addEventListener(
     "pointerdown",
     (event) => {
@@ -115,12 +118,7 @@ export function createRegionTool(
     "pointermove",
     (event) => {
       if (!start) return;
-      const message = regionMessage(
-        start,
-        at(event),
-        canvas.clientWidth,
-        canvas.clientHeight,
-      );
+      const message = messageTo(event, start);
       rubber.hidden = !("box" in message);
       if ("box" in message) place(rubber, message.box);
     },
@@ -130,12 +128,7 @@ export function createRegionTool(
     "pointerup",
     (event) => {
       if (!start) return;
-      const message = regionMessage(
-        start,
-        at(event),
-        canvas.clientWidth,
-        canvas.clientHeight,
-      );
+      const message = messageTo(event, start);
       start = null;
       rubber.hidden = true;
       send(message);
