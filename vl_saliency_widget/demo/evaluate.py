@@ -149,18 +149,23 @@ def ranking(values: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 
 
 def _answer_maps(
-    traces: dict[Gradients, Trace], reference_trace: Any | None, generator: torch.Generator
+    traces: dict[Gradients, Trace],
+    reference: tuple[Any, dict[str, Any]] | None,
+    generator: torch.Generator,
 ) -> dict[Key, torch.Tensor]:
-    """[rows, cols] per configuration: the answer token's map, mean over layers and heads, and the baselines."""
+    """[rows, cols] per configuration: the answer token's map, mean over layers and heads, and the baselines.
+
+    ``reference``: the reference library's trace of the sample and its modes by name, or None.
+    """
     maps: dict[Key, torch.Tensor] = {}
     sinks = traces["token"].sinks()
-    for method, align, gradients in configurations(reference_trace is not None):
+    for method, align, gradients in configurations(reference is not None):
         if method in BASELINES:
             continue
-        if method.startswith("vl-saliency "):
-            name = method.removeprefix("vl-saliency ")
-            mode = name if name in ("attn", "grad") else getattr(reference_library().lib, name)  # type: ignore[union-attr]
-            maps[(method, align, gradients)] = reference_trace.map(token=0, mode=mode).map.mean(dim=(0, 1))  # type: ignore[union-attr]
+        if reference is not None and method.startswith("vl-saliency "):
+            reference_trace, modes = reference
+            mode = modes[method.removeprefix("vl-saliency ")]
+            maps[(method, align, gradients)] = reference_trace.map(token=0, mode=mode).map.mean(dim=(0, 1))
             continue
         trace = traces["token" if gradients == "-" else cast(Gradients, gradients)]  # gradient-free: either trace
         saliency_map = trace.map(0, mode=METHODS[method], align=cast(Align, align))
@@ -257,9 +262,11 @@ def evaluate(
     extractors = {g: SaliencyExtractor(model, processor, gradients=g, methods=needed) for g in GRADIENTS}
     library = reference_library() if reference else None
     reference_model = None
+    reference_modes: dict[str, Any] = {}
     if library is not None:  # the reference reads output_attentions: it needs eager attention
         reference_model = copy.deepcopy(model)
         reference_model.set_attn_implementation("eager")
+        reference_modes = {m: m if m in ("attn", "grad") else getattr(library.lib, m) for m in REFERENCE_METHODS}
     batch = cast(
         dict[str, torch.Tensor],
         processor.apply_chat_template(
@@ -286,12 +293,13 @@ def evaluate(
             g: extractor.capture(**inputs, generated_ids=sequence, images=[sample.image])
             for g, extractor in extractors.items()
         }
-        reference_trace = None
+        reference_maps = None
         if library is not None:
             reference_trace = library.SaliencyExtractor(reference_model, processor).capture(
                 **inputs, generated_ids=sequence
             )
-        maps = _answer_maps(traces, reference_trace, generator)
+            reference_maps = (reference_trace, reference_modes)
+        maps = _answer_maps(traces, reference_maps, generator)
         layout = traces["token"].image_layouts[0]
         target = box_cells(sample.box, layout.size, layout.views[0].grid).reshape(-1)
         flat = torch.stack([maps[key].reshape(-1) for key in keys])  # [configurations, cells]
