@@ -114,3 +114,36 @@ def test_the_output_head_runs_only_on_the_positions_that_predict_text(gemma: Cas
     torch.testing.assert_close(got, view_slice(reference, after_image, trace), rtol=1e-3, atol=1e-6)
     with pytest.raises(ValueError, match="hold image tokens"):
         gradients.log_probs([after_image - 1])
+
+
+def _kept_bytes(trace: Trace) -> int:
+    """Bytes of every tensor a trace keeps, the methods' data included."""
+    tensors = [trace.attn, trace._grad, trace.scores, trace._row_grad]
+    if trace.full is not None:
+        tensors += trace.full.attn + (trace.full.grad or [])
+    return sum(t.numel() * t.element_size() for t in tensors if t is not None)
+
+
+def test_estimate_counts_what_the_methods_ask_for(gemma: Case) -> None:
+    methods = [lib.agcam, lib.relevancy]
+    extractor = SaliencyExtractor(gemma.model, gemma.processor, gradients="sequence", heads=[1, 3], methods=methods)
+    estimate = extractor.estimate_trace_bytes(gemma.generated, **gemma.inputs)
+    trace = extractor.capture(**gemma.inputs, generated_ids=gemma.generated, images=[gemma.image])
+    assert trace.scores is not None and trace.full is not None
+    assert estimate == _kept_bytes(trace)
+    # Attention only asked for, but the score gradients need it: counted as the capture keeps it.
+    needing = SaliencyExtractor(gemma.model, gemma.processor, store_attns=False, methods=[lib.agcam])
+    assert needing.estimate_trace_bytes(gemma.generated, **gemma.inputs) == _kept_bytes(
+        needing.capture(**gemma.inputs, generated_ids=gemma.generated, images=[gemma.image])
+    )
+
+
+def test_estimate_for_cross_attention_counts_the_image_columns_as_keys() -> None:
+    case = make_case("mllama")
+    extractor = SaliencyExtractor(case.model, case.processor, gradients="sequence", methods=[lib.rollout])
+    estimate = extractor.estimate_trace_bytes(case.generated, **case.inputs)
+    kept = _kept_bytes(extractor.capture(**case.inputs, generated_ids=case.generated, images=[case.image]))
+    plain = SaliencyExtractor(case.model, case.processor, gradients="sequence").estimate_trace_bytes(
+        case.generated, **case.inputs
+    )
+    assert plain < estimate <= kept  # padding features of the cross-attention keys are not counted

@@ -125,6 +125,7 @@ class SaliencyExtractor:
         text = text_config(model)
         cross_layers = getattr(text, "cross_attention_layers", None) or []
         self.num_layers = len(cross_layers) if self.cross else int(text.num_hidden_layers)
+        self._layer_kinds = (int(text.num_hidden_layers) - len(cross_layers), len(cross_layers))  # (self, cross)
         self.num_heads = int(text.num_attention_heads)
         for name, chosen, count in (("layers", layers, self.num_layers), ("heads", heads, self.num_heads)):
             if chosen is not None and (not chosen or any(not 0 <= int(i) < count for i in chosen)):
@@ -147,21 +148,40 @@ class SaliencyExtractor:
     ) -> int:
         """Bytes the trace of ``capture(**inputs, generated_ids=...)`` would keep, computed without the model.
 
-        Attention and whole-sequence gradients are [layers, heads, text rows, image columns] each; per-token
-        gradients are kept two rows per token asked for, and are not counted.
+        Attention, pre-softmax scores and whole-sequence gradients are [layers, heads, text rows, image columns]
+        each; the methods' whole matrices (``methods=[lib.relevancy]``...) [heads, T, keys] per layer of the
+        language model, twice with whole-sequence gradients (for Mllama's cross-attention layers the keys are
+        counted as the image columns: padding features add to that). Per-token gradients are kept two rows per
+        token asked for, and are not counted.
         """
-        store_attns = self.store_attns if store_attns is None else store_attns
-        store_grads = self.store_grads if store_grads is None else store_grads
+        store_attns, store_grads = self._stored(store_attns, store_grads)
         plan = self._plan(generated_ids, None, dict(inputs))
         return self._trace_bytes(plan, store_attns, store_grads)
+
+    def _stored(self, store_attns: bool | None, store_grads: bool | None) -> tuple[bool, bool]:
+        """Whether a capture keeps attention and gradients: the options given, else the extractor's, and whatever
+        the methods need (score gradients are A * (dL/dA - c): they need attention and gradients too)."""
+        store_attns = self.store_attns if store_attns is None else store_attns
+        store_grads = self.store_grads if store_grads is None else store_grads
+        needs = self.needs
+        return store_attns or needs.attention or (needs.scores and needs.gradients), store_grads or needs.gradients
 
     def _trace_bytes(self, plan: _Plan, store_attns: bool, store_grads: bool) -> int:
         layers = len(self.layers) if self.layers is not None else self.num_layers
         heads = len(self.heads) if self.heads is not None else self.num_heads
         rows = self._rows(plan).numel()
-        dtype = self.dtype or next(self.model.parameters()).dtype
-        copies = int(store_attns) + int(store_grads and self.gradients == "sequence")
-        return layers * heads * rows * int(plan.columns.numel()) * dtype.itemsize * copies
+        itemsize = (self.dtype or next(self.model.parameters()).dtype).itemsize
+        sequence = store_grads and self.gradients == "sequence"
+        copies = int(store_attns) + int(sequence) + int(self.needs.scores)
+        kept = layers * heads * rows * int(plan.columns.numel()) * copies
+        if self.needs.scores and sequence:
+            kept += layers * heads * rows  # the score gradients' row sums
+        if self.needs.all_rows:
+            length = plan.ids.shape[1]
+            own, cross = self._layer_kinds
+            matrices = self.num_heads * length * (own * length + cross * int(plan.columns.numel()))
+            kept += matrices * (1 + int(sequence))
+        return kept * itemsize
 
     def capture(
         self,
@@ -186,12 +206,8 @@ class SaliencyExtractor:
         Returns:
             A Trace with attention [layers, heads, R, I] and gradients for the text rows x image columns.
         """
-        store_attns = self.store_attns if store_attns is None else store_attns
-        store_grads = self.store_grads if store_grads is None else store_grads
+        store_attns, store_grads = self._stored(store_attns, store_grads)
         needs = self.needs
-        # The score gradients are A * (dL/dA - c): they need the attention and the gradients too.
-        store_attns = store_attns or needs.attention or (needs.scores and needs.gradients)
-        store_grads = store_grads or needs.gradients
         if not store_attns and not store_grads:
             raise ValueError("Nothing to capture: store_attns and store_grads are both False.")
         plan = self._plan(generated_ids, images, inputs)
