@@ -97,6 +97,13 @@ class Recorder:
             self._indices[device] = (self.rows.to(device), self.cols.to(device))
         return self._indices[device]
 
+    def keeps(self, module: nn.Module, keys: int) -> bool:
+        """Whether ``record`` will keep slices of this layer: its keys hold the image and ``layers`` selects it."""
+        if (keys != self.seq_len) != self.cross:
+            return False
+        index = self._layer_of.get(id(module), len(self._layer_of))
+        return self.layers is None or index in self.layers
+
     def record(
         self,
         module: nn.Module,
@@ -303,7 +310,7 @@ def capture_attention(
         return recorder.record(module, query, key, value, attention_mask, output, weights, kwargs), weights
     output, _ = sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
     row_weights = None
-    if (key.shape[2] != recorder.seq_len) == recorder.cross:  # a layer whose keys hold the image
+    if recorder.keeps(module, key.shape[2]):
         rows, _ = recorder.indices(query.device)
         row_mask = None
         if attention_mask is not None:
