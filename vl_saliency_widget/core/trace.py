@@ -82,17 +82,13 @@ class TokenGradients:
         (``is_grads_batched``): each row equals ``compute`` of its token. Callers bound the batch's memory (about
         ``len(positions)`` times one backward's) by asking for ``batch_size`` tokens at a time.
         """
-        targets = self.log_probs(positions)
         if len(positions) == 1:
-            grads = torch.autograd.grad(targets[0], self.probes, retain_graph=True, allow_unused=True)
-            batched = [None if g is None else g[None] for g in grads]
-        else:
-            one_hot = torch.eye(len(positions), dtype=targets.dtype, device=targets.device)
-            batched = list(
-                torch.autograd.grad(
-                    targets, self.probes, one_hot, retain_graph=True, allow_unused=True, is_grads_batched=True
-                )
-            )
+            return torch.stack(self.per_probe(positions[0]))[None].cpu()
+        targets = self.log_probs(positions)
+        one_hot = torch.eye(len(positions), dtype=targets.dtype, device=targets.device)
+        batched = torch.autograd.grad(
+            targets, self.probes, one_hot, retain_graph=True, allow_unused=True, is_grads_batched=True
+        )
         return torch.stack(
             [
                 p.new_zeros(len(positions), *p.shape) if g is None else g
@@ -100,6 +96,12 @@ class TokenGradients:
             ],
             dim=1,
         ).cpu()
+
+    def per_probe(self, position: int) -> list[torch.Tensor]:
+        """Per probe, the gradient of the log-probability of the token at ``position`` (zeros where it does not
+        depend on the probe), on the probes' devices; the probes may differ in shape."""
+        grads = torch.autograd.grad(self.log_probs([position])[0], self.probes, retain_graph=True, allow_unused=True)
+        return [torch.zeros_like(p) if g is None else g for g, p in zip(grads, self.probes, strict=True)]
 
     def tokens_per_pass(self) -> int:
         """How many tokens ``compute_many`` should be given at a time (``batch_size``, resolved)."""
@@ -133,10 +135,7 @@ class FullMatrices:
             return None
         if position == 0:
             raise ValueError("The first token has no log-probability, so no gradient; choose a later token.")
-        target = self.token_gradients.log_probs([position])[0]
-        grads = torch.autograd.grad(target, self.token_gradients.probes, retain_graph=True, allow_unused=True)
-        probes = self.token_gradients.probes
-        return [(torch.zeros_like(p) if g is None else g).cpu() for g, p in zip(grads, probes, strict=True)]
+        return [g.cpu() for g in self.token_gradients.per_probe(position)]
 
 
 class _KeptTokens:
