@@ -1,13 +1,7 @@
 // @vitest-environment happy-dom
 import { describe, expect, it, vi } from "vitest";
-import {
-  createTokenStrip,
-  displayText,
-  layoutLines,
-  LINE_HEIGHT,
-  stripItems,
-  type StripInput,
-} from "./tokens";
+import { createTokenStrip, layoutLines, LINE_HEIGHT } from "./tokens";
+import { displayText, stripItems, type StripInput } from "./tokentext";
 
 const input: StripInput = {
   strings: [

@@ -1,73 +1,9 @@
-// The token strip: prompt and generated tokens, special ones dimmed, image-token runs collapsed into chips,
-// each token tinted by how much it attends to the image. Token text is only ever set with textContent, and only the
-// lines in view are in the DOM.
+// The token strip on screen: prompt and generated tokens, special ones dimmed, image-token runs shown as chips,
+// each token tinted by how much it attends to the image. The entries and their text come from tokentext.ts; this
+// module lays them out in lines and keeps only the lines in view in the DOM. Token text is only ever set with
+// textContent.
 
-/** One entry of the strip: a text token, or a run of image tokens shown as one chip. */
-export type StripItem =
-  | {
-      kind: "token";
-      position: number;
-      text: string;
-      special: boolean;
-      generated: boolean;
-      mappable: boolean;
-      grounding: number;
-    }
-  | { kind: "image"; image: number; start: number; count: number };
-
-export interface StripInput {
-  strings: string[];
-  special: boolean[];
-  imageOf: ArrayLike<number>;
-  genStart: number;
-  mappable: ArrayLike<number>;
-  grounding: ArrayLike<number>;
-}
-
-// Byte-level BPE (GPT-2 style) and SentencePiece spell spaces and newlines with these stand-ins.
-const STAND_INS: Record<string, string> = {
-  Ġ: " ",
-  "▁": " ",
-  Ċ: "\n",
-  ĉ: "\t",
-};
-
-/** How a tokenizer's spelling of a token reads: stand-in characters back to spaces, newlines and tabs. */
-export function displayText(raw: string): string {
-  return raw.replace(/[Ġ▁Ċĉ]/g, (c) => STAND_INS[c]).replace(/<0x0A>/g, "\n");
-}
-
-/** The strip's entries in sequence order; consecutive tokens of the same image become one chip. */
-export function stripItems(input: StripInput): StripItem[] {
-  const mappable = new Set(Array.from(input.mappable));
-  const items: StripItem[] = [];
-  for (let position = 0; position < input.strings.length; position++) {
-    const image = input.imageOf[position];
-    if (image >= 0) {
-      const last = items[items.length - 1];
-      if (
-        last?.kind === "image" &&
-        last.image === image &&
-        last.start + last.count === position
-      ) {
-        last.count += 1;
-      } else {
-        items.push({ kind: "image", image, start: position, count: 1 });
-      }
-      continue;
-    }
-    items.push({
-      kind: "token",
-      position,
-      text: displayText(input.strings[position]),
-      special: input.special[position],
-      generated: position >= input.genStart,
-      mappable: mappable.has(position),
-      grounding: input.grounding[position] ?? 0,
-    });
-  }
-  return items;
-}
+import { itemLabel, type StripItem } from "./tokentext";
 
 export interface StripHandlers {
   select(position: number): void;
@@ -94,13 +30,6 @@ const OVERSCAN_LINES = 6;
 const FALLBACK_WIDTH = 800;
 /** Horizontal room an image chip takes beyond its text: padding, border and margin (styles.css). */
 const CHIP_EXTRA = 22;
-
-/** What one entry shows: token text with line breaks drawn as ↵ (the line ends after it), or a chip's label. */
-export function itemLabel(item: StripItem): string {
-  return item.kind === "image"
-    ? `image ${item.image + 1} · ${item.count} tokens`
-    : item.text.replace(/\n/g, "↵");
-}
 
 /**
  * Break the entries into lines of at most `width` pixels, the way `white-space: pre-wrap` would: an entry goes on

@@ -16,7 +16,8 @@ import {
 } from "./model";
 import { markRanking, rankingSummary } from "./ranking";
 import { createRegionTool, scoreTints } from "./region";
-import { createTokenStrip, displayText, stripItems } from "./tokens";
+import { createTokenStrip } from "./tokens";
+import { displayText, stripItems } from "./tokentext";
 
 const REDUCTIONS: Reduction[] = ["mean", "sum", "max", "min"];
 

@@ -1,0 +1,76 @@
+// What the token strip shows, before any DOM: tokenizer stand-ins read back as spaces and newlines, runs of image
+// tokens collapsed into one chip per image, and each entry's label. Pure functions of the trace's token info.
+
+/** One entry of the strip: a text token, or a run of image tokens shown as one chip. */
+export type StripItem =
+  | {
+      kind: "token";
+      position: number;
+      text: string;
+      special: boolean;
+      generated: boolean;
+      mappable: boolean;
+      grounding: number;
+    }
+  | { kind: "image"; image: number; start: number; count: number };
+
+export interface StripInput {
+  strings: string[];
+  special: boolean[];
+  imageOf: ArrayLike<number>;
+  genStart: number;
+  mappable: ArrayLike<number>;
+  grounding: ArrayLike<number>;
+}
+
+// Byte-level BPE (GPT-2 style) and SentencePiece spell spaces and newlines with these stand-ins.
+const STAND_INS: Record<string, string> = {
+  Ġ: " ",
+  "▁": " ",
+  Ċ: "\n",
+  ĉ: "\t",
+};
+
+/** How a tokenizer's spelling of a token reads: stand-in characters back to spaces, newlines and tabs. */
+export function displayText(raw: string): string {
+  return raw.replace(/[Ġ▁Ċĉ]/g, (c) => STAND_INS[c]).replace(/<0x0A>/g, "\n");
+}
+
+/** The strip's entries in sequence order; consecutive tokens of the same image become one chip. */
+export function stripItems(input: StripInput): StripItem[] {
+  const mappable = new Set(Array.from(input.mappable));
+  const items: StripItem[] = [];
+  for (let position = 0; position < input.strings.length; position++) {
+    const image = input.imageOf[position];
+    if (image >= 0) {
+      const last = items[items.length - 1];
+      if (
+        last?.kind === "image" &&
+        last.image === image &&
+        last.start + last.count === position
+      ) {
+        last.count += 1;
+      } else {
+        items.push({ kind: "image", image, start: position, count: 1 });
+      }
+      continue;
+    }
+    items.push({
+      kind: "token",
+      position,
+      text: displayText(input.strings[position]),
+      special: input.special[position],
+      generated: position >= input.genStart,
+      mappable: mappable.has(position),
+      grounding: input.grounding[position] ?? 0,
+    });
+  }
+  return items;
+}
+
+/** What one entry shows: token text with line breaks drawn as ↵ (the line ends after it), or a chip's label. */
+export function itemLabel(item: StripItem): string {
+  return item.kind === "image"
+    ? `image ${item.image + 1} · ${item.count} tokens`
+    : item.text.replace(/\n/g, "↵");
+}
