@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from transformers import PreTrainedTokenizerBase
 
-from vl_saliency_widget.testing import EXTRA_ARCHITECTURES, TINY_ARCHITECTURES, tiny_vlm
+from vl_saliency_widget.testing import ARCHITECTURES, tiny_vlm
 from vl_saliency_widget.testing.tokenizer import WORDS, bpe_vocabulary
 
 SPACE_MARKER = {
@@ -16,10 +16,8 @@ SPACE_MARKER = {
     "CohereTokenizer": "Ġ",
 }
 
-ZOO = (*TINY_ARCHITECTURES, *EXTRA_ARCHITECTURES)
 
-
-@pytest.fixture(params=ZOO, scope="module")
+@pytest.fixture(params=ARCHITECTURES, scope="module")
 def tokenizer(request: pytest.FixtureRequest) -> PreTrainedTokenizerBase:
     return tiny_vlm(request.param)[1].tokenizer
 

@@ -972,7 +972,12 @@ _RECIPES: dict[str, _Recipe] = {
     "mllama": _Recipe(MllamaForConditionalGeneration, _mllama),
 }
 
-EXTRA_ARCHITECTURES: tuple[str, ...] = (
+ARCHITECTURES: tuple[str, ...] = (
+    "gemma3",
+    "paligemma",
+    "llava",
+    "qwen2_vl",
+    "qwen2_5_vl",
     "llava_next",
     "idefics3",
     "smolvlm",
@@ -983,11 +988,8 @@ EXTRA_ARCHITECTURES: tuple[str, ...] = (
     "aya_vision",
     "mllama",
 )
-"""Architectures :func:`tiny_vlm` builds that are not yet in :data:`TINY_ARCHITECTURES`, the list the package's
-end-to-end tests iterate over: each moves there once the package knows where its image tokens sit (its layout)."""
-
-TINY_ARCHITECTURES: tuple[str, ...] = tuple(name for name in _RECIPES if name not in EXTRA_ARCHITECTURES)
-"""The architectures the package supports end to end, by transformers ``model_type``."""
+"""Every architecture :func:`tiny_vlm` builds, by transformers ``model_type``; the package has an image layout for
+each (:func:`vl_saliency_widget.layouts.registered_model_types` lists the same names), so each runs end to end."""
 
 
 def _recipe(name: str) -> _Recipe:
@@ -1019,7 +1021,7 @@ def tiny_vlm(name: str, seed: int = 0) -> tuple[PreTrainedModel, ProcessorMixin]
     """Build a tiny random-weight vision-language model and its processor.
 
     Args:
-        name: one of :data:`TINY_ARCHITECTURES` or :data:`EXTRA_ARCHITECTURES`.
+        name: one of :data:`ARCHITECTURES`.
         seed: seeds the weights; the same seed gives an identical ``state_dict``. The global torch random state is
             left as it was.
 
