@@ -12,7 +12,7 @@ fi
 python -m pip install --quiet --upgrade pip
 # torch 2.13.0 is the CPU build this machine keeps on disk; a bare `torch` would pull a multi-GB CUDA build.
 python -m pip install --quiet "torch==2.13.0"
-python -m pip install --quiet -e ".[test,widget,e2e]"
+python -m pip install --quiet -e ".[test,e2e]"
 if [ -f scripts/widget-setup.sh ]; then
     bash scripts/widget-setup.sh
 fi

@@ -25,6 +25,6 @@ import tomllib
 
 with open("pyproject.toml", "rb") as f:
     extras = tomllib.load(f)["project"]["optional-dependencies"]
-print(" ".join(extras["widget"] + extras["e2e"]))
+print(" ".join(extras["e2e"]))
 PY
 )

@@ -27,7 +27,6 @@ def _array(encoded: dict[str, Any]) -> np.ndarray:
 
 
 def test_demo_html_writes_an_offline_page_whose_answer_map_points_at_the_shape(tmp_path: Path) -> None:
-    pytest.importorskip("anywidget", reason="the widget needs the widget extra")
     path = tmp_path / "demo.html"
     assert cli.main(["demo", "--html", str(path)]) == 0
     page = path.read_text(encoding="utf-8")

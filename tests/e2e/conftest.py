@@ -49,7 +49,7 @@ def _missing() -> str | None:
         try:
             __import__(module)
         except ImportError:
-            return f"python package {module} is missing (pip install -e '.[widget,e2e]')"
+            return f"python package {module} is missing (pip install -e '.[e2e]')"
     return None
 
 

@@ -77,18 +77,15 @@ def open_quickstart(notebook: Path = QUICKSTART) -> int:
 
     Raises:
         FileNotFoundError: ``notebook`` does not exist.
-        ModuleNotFoundError: JupyterLab or anywidget is not installed.
+        ModuleNotFoundError: JupyterLab is not installed.
     """
     if not notebook.is_file():
         raise FileNotFoundError(
             f"No notebook at {notebook}: the quick-start notebook ships with the repository, not with the wheel. "
             "Clone the repository, or pass --notebook PATH."
         )
-    missing = [name for name in ("jupyterlab", "anywidget") if importlib.util.find_spec(name) is None]
-    if missing:
-        raise ModuleNotFoundError(
-            f"The demo needs {' and '.join(missing)}: pip install 'vl-saliency-widget[widget,e2e]'."
-        )
+    if importlib.util.find_spec("jupyterlab") is None:
+        raise ModuleNotFoundError("The demo runs in JupyterLab, which is not installed: pip install jupyterlab.")
     folder = Path(tempfile.mkdtemp(prefix="vl-saliency-demo-"))
     copy = Path(shutil.copy(notebook, folder / notebook.name))
     paths = [str(PACKAGE_ROOT.parent), os.environ.get("PYTHONPATH", "")]
