@@ -10,6 +10,7 @@ from typing import Any, Literal
 import torch
 from PIL import Image
 from torch import nn
+from transformers.utils import ModelOutput
 
 from ..layouts import ImageLayout, LayoutContext, layout_for, processed_pictures, uses_cross_attention
 from .capture import Recorder, capturing, text_config
@@ -37,6 +38,22 @@ def _image_token_id(config: Any) -> int | None:
         if isinstance(value, int):
             return value
     return None
+
+
+def readable_bytes(size: float) -> str:
+    """``size`` bytes in the largest unit (B, KiB, MiB, GiB, TiB) that keeps its number at 1 or more."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(size) < 1024:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TiB"
+
+
+def _generated_sequences(ids: Any) -> Any:
+    """The token ids of ``model.generate``'s output: its ``sequences`` when it returned a ``GenerateOutput``
+    (``return_dict_in_generate=True``), else ``ids`` as given."""
+    sequences = getattr(ids, "sequences", None) if isinstance(ids, ModelOutput) else None
+    return sequences if isinstance(sequences, torch.Tensor) else ids
 
 
 def _as_2d_ids(name: str, ids: Any) -> torch.Tensor:
@@ -140,7 +157,7 @@ class SaliencyExtractor:
 
     def estimate_trace_bytes(
         self,
-        generated_ids: torch.Tensor | None = None,
+        generated_ids: torch.Tensor | ModelOutput | None = None,
         *,
         store_attns: bool | None = None,
         store_grads: bool | None = None,
@@ -185,7 +202,7 @@ class SaliencyExtractor:
 
     def capture(
         self,
-        generated_ids: torch.Tensor | None = None,
+        generated_ids: torch.Tensor | ModelOutput | None = None,
         *,
         images: Image.Image | list[Image.Image] | None = None,
         store_attns: bool | None = None,
@@ -195,7 +212,8 @@ class SaliencyExtractor:
         """Run one teacher-forced pass over the prompt and answer and record what saliency maps need.
 
         Args:
-            generated_ids: [1, T] the prompt followed by the generated answer (``model.generate``'s output).
+            generated_ids: [1, T] the prompt followed by the generated answer: ``model.generate``'s output, its
+                ``GenerateOutput`` (``return_dict_in_generate=True``) included.
                 None: the prompt alone is captured and every token counts as "generated".
             images: the original pictures, in prompt order; kept with the trace (the widget shows them and boxes
                 are given in their pixels). Without them, the pictures are rebuilt from ``pixel_values``.
@@ -216,8 +234,8 @@ class SaliencyExtractor:
             size = self._trace_bytes(plan, store_attns, store_grads)
             if size > self.max_trace_bytes:
                 raise MemoryError(
-                    f"This capture would keep {size / 2**20:.1f} MiB, over max_trace_bytes="
-                    f"{self.max_trace_bytes / 2**20:.1f} MiB. Capture fewer layers or heads "
+                    f"This capture would keep {readable_bytes(size)}, over max_trace_bytes={self.max_trace_bytes} "
+                    f"({readable_bytes(self.max_trace_bytes)}). Capture fewer layers or heads "
                     "(SaliencyExtractor(..., layers=[...], heads=[...])), only the answer's rows (rows='answer'), "
                     "store half precision (dtype=torch.float16), or keep only attention (store_grads=False) or "
                     "per-token gradients (gradients='token')."
@@ -327,13 +345,16 @@ class SaliencyExtractor:
         return torch.nonzero(text).flatten()
 
     def _plan(
-        self, generated_ids: torch.Tensor | None, images: Image.Image | list[Image.Image] | None, inputs: dict[str, Any]
+        self,
+        generated_ids: torch.Tensor | ModelOutput | None,
+        images: Image.Image | list[Image.Image] | None,
+        inputs: dict[str, Any],
     ) -> _Plan:
         """Check the inputs and lay out the images; pops ``input_ids`` from ``inputs``."""
         if "input_ids" not in inputs:
             raise ValueError("capture needs the processor outputs, input_ids included: capture(**inputs, ...).")
         input_ids = _as_2d_ids("input_ids", inputs.pop("input_ids"))
-        ids = input_ids if generated_ids is None else _as_2d_ids("generated_ids", generated_ids)
+        ids = input_ids if generated_ids is None else _as_2d_ids("generated_ids", _generated_sequences(generated_ids))
         prompt_len = input_ids.shape[1]
         if ids.shape[1] < prompt_len or not torch.equal(ids[:, :prompt_len].cpu(), input_ids.cpu()):
             raise ValueError(
