@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -25,6 +26,20 @@ Align = Literal["predicting", "token"]
 MODES = ("attn", "grad")
 REDUCE_CHUNK_BYTES = 64 * 2**20
 """``Trace.maps`` reduces the attention of this many float32 bytes of query rows at a time."""
+
+
+@contextlib.contextmanager
+def _autograd() -> Iterator[None]:
+    """Autograd on for the block, also inside the caller's ``torch.no_grad()`` (a notebook cell may wrap a whole
+    analysis in one); ``torch.inference_mode()`` cannot be left from inside, so it gets a clear error."""
+    if torch.is_inference_mode_enabled():
+        raise RuntimeError(
+            "Per-token gradients are computed when first asked for, and this happened inside torch.inference_mode(), "
+            "which turns autograd off for good. Ask for the map outside the inference_mode block (torch.no_grad() "
+            "is fine)."
+        )
+    with torch.enable_grad():
+        yield
 
 
 @dataclass
@@ -84,11 +99,12 @@ class TokenGradients:
         """
         if len(positions) == 1:
             return torch.stack(self.per_probe(positions[0]))[None].cpu()
-        targets = self.log_probs(positions)
-        one_hot = torch.eye(len(positions), dtype=targets.dtype, device=targets.device)
-        batched = torch.autograd.grad(
-            targets, self.probes, one_hot, retain_graph=True, allow_unused=True, is_grads_batched=True
-        )
+        with _autograd():
+            targets = self.log_probs(positions)
+            one_hot = torch.eye(len(positions), dtype=targets.dtype, device=targets.device)
+            batched = torch.autograd.grad(
+                targets, self.probes, one_hot, retain_graph=True, allow_unused=True, is_grads_batched=True
+            )
         return torch.stack(
             [
                 p.new_zeros(len(positions), *p.shape) if g is None else g
@@ -100,7 +116,9 @@ class TokenGradients:
     def per_probe(self, position: int) -> list[torch.Tensor]:
         """Per probe, the gradient of the log-probability of the token at ``position`` (zeros where it does not
         depend on the probe), on the probes' devices; the probes may differ in shape."""
-        grads = torch.autograd.grad(self.log_probs([position])[0], self.probes, retain_graph=True, allow_unused=True)
+        with _autograd():
+            target = self.log_probs([position])[0]
+            grads = torch.autograd.grad(target, self.probes, retain_graph=True, allow_unused=True)
         return [torch.zeros_like(p) if g is None else g for g, p in zip(grads, self.probes, strict=True)]
 
     def tokens_per_pass(self) -> int:
@@ -464,7 +482,8 @@ class Trace:
         Args:
             token: index among the generated tokens (0-based), or a Selector (``AbsoluteIndex`` reaches prompt
                 tokens).
-            mode: "attn", "grad", or a TraceTransform ``fn(attn, grad) -> SaliencyMap`` such as ``lib.gradcam``.
+            mode: "attn", "grad", a plain method ``fn(attn, grad) -> SaliencyMap`` such as ``lib.gradcam``, or a
+                ``TraceMethod`` that declares what it needs (``lib.agcam``, ``lib.relevancy``).
                 None: "attn" if attention was stored, else "grad".
             image_index: which image of the prompt.
             align: "predicting" uses the query row of the position before the token (the one that produced it);
@@ -490,7 +509,9 @@ class Trace:
             mode = self.modes[0]
         if isinstance(mode, str):
             if mode not in MODES:
-                raise ValueError(f"Unknown mode {mode!r}: use 'attn', 'grad' or a TraceTransform fn(attn, grad).")
+                raise ValueError(
+                    f"Unknown mode {mode!r}: use 'attn', 'grad', a method fn(attn, grad) or a TraceMethod."
+                )
             return self._map(mode, position, row, image_index, view)
         if not callable(mode):
             raise TypeError(f"mode must be a string or a callable fn(attn, grad), not {type(mode).__name__}.")
@@ -647,7 +668,7 @@ class Trace:
         from ..transforms.layers import Aggregate
 
         if mode not in MODES:
-            raise ValueError(f"maps() takes mode 'attn' or 'grad', not {mode!r}; use map() for trace transforms.")
+            raise ValueError(f"maps() takes mode 'attn' or 'grad', not {mode!r}; use map() for methods.")
         if not 0 <= image_index < self.total_images:
             raise IndexError(f"image_index {image_index} is out of range: this trace has {self.total_images} image(s).")
         outside = [p for p in positions if not 0 <= p < len(self.token_ids)]
