@@ -3,13 +3,16 @@
 Layout of the file:
 - tensors ``attn`` [L, H, R, I], ``grad`` [L, H, R, I] (whole-sequence gradients), ``grad_rows`` [K, L, H, I]
   with ``grad_keys`` [K, 2] (position, row) for per-token gradients computed before saving, ``columns`` [I],
+  ``rows`` [R] (the captured query positions, only when a capture kept some: ``rows="answer"``),
   ``view_<image>_<view>`` [rows, cols] positions and ``picture_<image>`` [height, width, channels] uint8;
   for the methods that asked for them, ``scores`` [L, H, R, I] (pre-softmax), ``row_grad`` [L, H, R] (the
   whole-sequence gradient's row sums that score gradients need) and per layer ``full_attn_<k>`` [H, T, keys] with
   ``full_grad_<k>`` (whole-sequence gradients), the layers' kinds in the metadata's ``full_kinds``;
 - metadata ``vl_saliency_trace``: JSON with the format version, token ids and strings, the special-token mask,
-  ``gen_start``, the image token id, the gradients option, whether columns are cross-attention keys, and each
-  image's layout (view names and boxes, frame size, extra positions).
+  ``gen_start``, the image token id, the gradients option, ``has_grad`` (whether gradients were captured: a
+  per-token trace saved before any was computed holds none), whether columns are cross-attention keys, each
+  image's layout (view names and boxes, frame size, extra positions), and ``layer_indices`` / ``head_indices``
+  (the model's index of each captured layer and head, null for all).
 - metadata ``vl_saliency_trace_sha256``: SHA-256 of that JSON and of every tensor's name, dtype, shape and bytes.
 Loading reads the JSON with ``json`` and the tensors with safetensors: nothing in the file is executed. Every
 field and tensor is checked against the others before a Trace is built, and the checksum catches a flipped bit
@@ -35,8 +38,10 @@ from safetensors.torch import save_file
 from ..layouts import ImageLayout, View
 from .trace import FullMatrices, Trace
 
-FORMAT_VERSION = 3
-"""Version 2 added the checksum, version 3 the methods' scores and whole matrices; older files still load."""
+FORMAT_VERSION = 4
+"""Version 2 added the checksum, version 3 the methods' scores and whole matrices, version 4 ``rows``,
+``layer_indices``, ``head_indices`` and ``has_grad`` (some version-3 files have them too); older files still load,
+a missing ``has_grad`` read from the tensors, missing indices as "all"."""
 METADATA_KEY = "vl_saliency_trace"
 CHECKSUM_KEY = "vl_saliency_trace_sha256"
 
@@ -215,7 +220,10 @@ def _trace_from(meta: dict[str, Any], tensors: dict[str, torch.Tensor]) -> Trace
     image_token_id = _field(meta, "image_token_id", int)
     gradients = _field(meta, "gradients", str)
     _check(gradients in ("token", "sequence"), f"gradients must be 'token' or 'sequence', not {gradients!r:.60}")
-    has_grad = _field(meta, "has_grad", bool)
+    if "has_grad" in meta or meta["format_version"] >= 4:
+        has_grad = _field(meta, "has_grad", bool)
+    else:  # older files: gradients were captured where the file holds some
+        has_grad = "grad" in tensors or "grad_rows" in tensors
     cross = _field(meta, "cross_attention", bool)
 
     is_image = torch.tensor(token_ids) == image_token_id
