@@ -21,6 +21,8 @@ VOCAB = {
     6: "<image>",
     7: "<eos>",
     8: "▁\n",
+    9: "\\n",
+    10: "a\\nb",
 }
 
 
@@ -104,6 +106,14 @@ def test_line_breaks_follow_newline_tokens_only() -> None:
     markup = render_token_ids([1, 3, 2, 8, 1], Processor(), return_html=True)
     assert markup.count("<br>") == 2
     assert re.search(r"Ċ</span><br>", markup) and re.search(r"↵</span><br>", markup)
+
+
+def test_a_token_spelled_backslash_n_breaks_the_line_as_in_the_reference() -> None:
+    # Some tokenizers spell an escaped line break as the two characters backslash and n; the reference's strip breaks
+    # the line after such a token, and so does ours. Text that merely contains them does not.
+    markup = render_token_ids([1, 9, 2, 10, 1], Processor(), return_html=True)
+    assert markup.count("<br>") == 1
+    assert re.search(r"\\n</span><br>", markup)
 
 
 def test_skip_tokens_hides_ids_but_keeps_positions() -> None:

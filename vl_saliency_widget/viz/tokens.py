@@ -10,7 +10,8 @@ from typing import Any, Literal, overload
 import torch
 
 _SPACE_MARKERS = ("▁", "Ġ")
-_NEWLINE_TOKEN = re.compile(r"[▁Ġ]*(?:\n|Ċ|<0x0A>)+")
+_NEWLINE_TOKEN = re.compile(r"[▁Ġ]*(?:\n|Ċ|<0x0A>|\\n)+")
+"""A token made of line breaks: a real one, byte-level "Ċ", SentencePiece's byte "<0x0A>", or an escaped backslash-n."""
 
 _STRIP_STYLE = "font-family: 'JetBrains Mono', 'Fira Code', 'Courier New', monospace; line-height: 1.9;"
 _TOKEN_STYLE = "display: inline-block; margin: 1px; padding: 0 2px; border-bottom: 1px solid #999; white-space: pre;"
