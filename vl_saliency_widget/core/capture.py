@@ -5,7 +5,8 @@ During a capture the language model's attention implementation is switched to a 
 T x T matrix kept for the backward); the architecture's own eager attention runs, without autograd, on the kept
 query rows alone (so the probabilities are exactly the ones the model computes, sliding windows and GQA included),
 and only the slices saliency maps need are kept: text-query rows x image-key columns, per layer and head. Whole
-matrices, softcapping and training mode run the whole eager attention instead.
+matrices and softcapping run the whole eager attention instead (the capture puts the model in eval mode, so
+dropout never runs).
 
 Gradients with respect to those attention entries are total derivatives through the whole network, obtained
 without copying any T x T tensor: each layer adds ``Z @ V[image columns]`` to its attention output on the text
@@ -283,8 +284,8 @@ def _eager_for(module: nn.Module) -> Callable[..., tuple[torch.Tensor, torch.Ten
 
 def _whole_matrix_needed(recorder: Recorder, module: nn.Module, options: dict[str, Any]) -> bool:
     """Whether this layer must run the full eager attention: whole matrices are kept, or a fused kernel cannot
-    compute the output (softcapping, attention sinks, dropout in training)."""
-    return recorder.full or module.training or options.get("softcap") is not None or options.get("s_aux") is not None
+    compute the output (softcapping, attention sinks). ``capturing`` puts the model in eval mode: no dropout."""
+    return recorder.full or options.get("softcap") is not None or options.get("s_aux") is not None
 
 
 def capture_attention(

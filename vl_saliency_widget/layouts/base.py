@@ -24,7 +24,7 @@ class View:
     Attributes:
         name: Human-readable name (``"base"``, ``"tile r1c2"``, ``"global"``, ``"crop 1"``).
         positions: LongTensor [rows, cols] of absolute sequence positions, row-major over the picture.
-        box: (left, top, right, bottom) of the area this view covers, in pixels of ``Layout.size``.
+        box: (left, top, right, bottom) of the area this view covers, in pixels of ``ImageLayout.size``.
     """
 
     name: str

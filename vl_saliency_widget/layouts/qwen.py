@@ -17,7 +17,7 @@ def _merge_size(ctx: LayoutContext) -> int:
 
 
 def qwen_vl_layout(ctx: LayoutContext) -> list[ImageLayout]:
-    """Layouts of a Qwen2/2.5-VL prompt, one merged grid per image from ``image_grid_thw``."""
+    """Layouts of a Qwen2-VL, Qwen2.5-VL or Qwen3-VL prompt, one merged grid per image from ``image_grid_thw``."""
     grid_thw = ctx.inputs.get("image_grid_thw")
     if grid_thw is None:
         raise ValueError(

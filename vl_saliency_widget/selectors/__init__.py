@@ -1,4 +1,4 @@
-"""Selectors pick a token of a trace: ``trace.map(token=selector(trace))``.
+"""Selectors pick a token of a trace: ``trace.map(selector)`` (prompt tokens included, unlike a plain index).
 
 Each returns the token's index relative to ``trace.gen_start`` (0 = first generated token; negative = prompt).
 """
