@@ -23,8 +23,8 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
-from ..testing.zoo import LLAVA_CHAT_TEMPLATE
 from .data import CELL, COLOURS, GRID, IMAGE_SIZE, SHAPES
+from .parts import LLAVA_CHAT_TEMPLATE, decoder_config
 
 SPECIAL_TOKENS: dict[str, str] = {
     "pad_token": "<pad>",
@@ -99,19 +99,16 @@ def build_model(processor: LlavaProcessor) -> LlavaForConditionalGeneration:
     """A randomly initialised toy model for ``processor`` (seed the global torch generator first to fix the weights)."""
     tokenizer = processor.tokenizer
     config = LlavaConfig(
-        text_config={
-            "model_type": "llama",
-            "vocab_size": len(tokenizer),
-            "hidden_size": 128,
-            "intermediate_size": 256,
-            "num_hidden_layers": 3,
-            "num_attention_heads": 4,
-            "num_key_value_heads": 4,
-            "max_position_embeddings": 128,
-            "pad_token_id": tokenizer.pad_token_id,
-            "bos_token_id": tokenizer.bos_token_id,
-            "eos_token_id": tokenizer.eos_token_id,
-        },
+        text_config=decoder_config(
+            tokenizer,
+            hidden_size=128,
+            intermediate_size=256,
+            num_hidden_layers=3,
+            num_attention_heads=4,
+            num_key_value_heads=4,
+            model_type="llama",
+            max_position_embeddings=128,
+        ),
         vision_config={
             "model_type": "clip_vision_model",
             "hidden_size": 64,

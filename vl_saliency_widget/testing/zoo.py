@@ -82,6 +82,7 @@ from transformers.models.pixtral import image_processing_pil_pixtral
 from transformers.models.smolvlm.video_processing_smolvlm import SmolVLMVideoProcessor
 from transformers.utils import is_torchvision_available
 
+from ..demo.parts import LLAVA_CHAT_TEMPLATE
 from .images import tiny_image
 from .tokenizer import build_tokenizer
 
@@ -135,18 +136,6 @@ _PALIGEMMA_TEMPLATE = r"""
 {%- endif -%}
 {%- endfor -%}"""
 """PaliGemma: every image first, then the prefix text; the processor adds ``<bos>`` after the images and a newline."""
-
-LLAVA_CHAT_TEMPLATE = r"""
-{%- for message in messages -%}
-{{ message['role'].upper() + ': ' }}
-{%- if message['content'] is string -%}{{ message['content'] + ' ' }}
-{%- else -%}
-{%- for item in message['content'] if item['type'] == 'image' -%}{{ '<image>\n' }}{%- endfor -%}
-{%- for item in message['content'] if item['type'] == 'text' -%}{{ item['text'] + ' ' }}{%- endfor -%}
-{%- endif -%}
-{%- endfor -%}
-{%- if add_generation_prompt -%}{{ 'ASSISTANT:' }}{%- endif -%}"""
-"""LLaVA 1.5: ``USER: <image>\\nWhat ...? ASSISTANT:`` (the tokenizer adds ``<s>``)."""
 
 
 _CHATML_TURNS = r"""
