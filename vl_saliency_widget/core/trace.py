@@ -15,7 +15,7 @@ from PIL import Image
 from ..layouts import ImageLayout
 from ..layouts.canvas import Canvas, canvas, is_plain
 from .map import SaliencyMap
-from .method import LayerMatrices, Method, MethodInputs, Needs, TraceMethod, method_name
+from .method import LayerMatrices, Method, MethodInputs, Needs, TraceMethod, method_name, needs_of_all
 from .regions import Region, region_mask
 
 if TYPE_CHECKING:
@@ -343,6 +343,22 @@ class Trace:
         # Computing a token's gradient caches its own row and its predecessor's (see _grad_row).
         rows = (self._row_of[position], self._row_of[position - 1]) if position > 0 else (self._row_of[position],)
         return any((position, int(row)) in self._grad_rows for row in rows if row >= 0)
+
+    def ready(self, mode: Method, position: int) -> bool:
+        """Whether ``map(AbsoluteIndex(position), mode)`` runs without a backward pass: the method declares no need
+        of gradients, the gradients are the whole sequence's, or the token's were computed and kept.
+
+        Per-token gradients of whole matrices (``lib.relevancy`` with ``gradients="token"``) are not kept, so a
+        method that needs them is never ready.
+        """
+        needs = needs_of_all([mode])
+        if not needs.gradients or self.gradients == "sequence":
+            return True
+        if needs.all_rows:
+            return False
+        if needs.scores and self._row_grad is None and position not in self._row_grad_cache:
+            return False
+        return self.grad_ready(position)
 
     # -- maps --------------------------------------------------------------------------------------------
 
