@@ -1,5 +1,7 @@
 // What the token strip shows, before any DOM: tokenizer stand-ins read back as spaces and newlines, runs of image
 // tokens collapsed into one chip per image, and each entry's label. Pure functions of the trace's token info.
+import { decode } from "./codec";
+import type { TokenInfo } from "./model";
 
 /** One entry of the strip: a text token, or a run of image tokens shown as one chip. */
 export type StripItem =
@@ -34,6 +36,18 @@ const STAND_INS: Record<string, string> = {
 /** How a tokenizer's spelling of a token reads: stand-in characters back to spaces, newlines and tabs. */
 export function displayText(raw: string): string {
   return raw.replace(/[Ġ▁Ċĉ]/g, (c) => STAND_INS[c]).replace(/<0x0A>/g, "\n");
+}
+
+/** The strip's input from the `tokens` trait. */
+export function stripInput(info: TokenInfo): StripInput {
+  return {
+    strings: info.strings,
+    special: info.special,
+    imageOf: decode(info.image_of).data,
+    genStart: info.gen_start,
+    mappable: decode(info.mappable).data,
+    grounding: decode(info.grounding).data,
+  };
 }
 
 /** The strip's entries in sequence order; consecutive tokens of the same image become one chip. */
