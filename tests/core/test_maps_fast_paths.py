@@ -136,7 +136,13 @@ def test_reductions_a_row_at_a_time_give_the_same_maps(trace: Trace, monkeypatch
     whole = [trace.maps(ps, mode, layer_reduce=r, head_reduce=r) for mode, ps, r in calls]  # type: ignore[arg-type]
     monkeypatch.setattr("vl_saliency_widget.core.trace.REDUCE_CHUNK_BYTES", 1)
     for (mode, ps, r), expected in zip(calls, whole, strict=True):
-        assert torch.equal(trace.maps(ps, mode, layer_reduce=r, head_reduce=r), expected)  # type: ignore[arg-type]
+        got = trace.maps(ps, mode, layer_reduce=r, head_reduce=r)  # type: ignore[arg-type]
+        if r == "max":
+            assert torch.equal(got, expected)  # exact: a max picks one of the values, in any order or chunk size
+        else:
+            # A mean of a few float32 values (magnitude <= 1) over tensors of another shape may sum in another order
+            # on another CPU's kernels: a few ulps; the tolerance of test_reduced_maps_equal_the_aggregate_of_each_map.
+            torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-7)
 
 
 def test_no_positions_give_an_empty_stack_of_the_reduced_shape(trace: Trace) -> None:
