@@ -1,8 +1,8 @@
 """Random-weight Gemma 3-shaped models built from configs written here, and their inputs.
 
-Every benchmarked model is a ``Gemma3ForConditionalGeneration`` with a small SigLIP tower whose patches map one to
-one onto the image tokens (pooling kernel 1), so the number of image tokens is set by the picture size alone. The
-tokenizer and chat template are the tiny zoo's (``tiny_vlm("gemma3")``); the inputs are the tensors the processor
+Every benchmarked model is a ``Gemma3ForConditionalGeneration`` with the tiny zoo's small SigLIP tower, whose patches
+map one to one onto the image tokens (pooling kernel 1), so the number of image tokens is set by the picture size alone.
+The tokenizer and chat template are the tiny zoo's (``tiny_vlm("gemma3")``); the inputs are the tensors the processor
 would return for one picture and a long prompt: ``input_ids`` with ``image_tokens`` image placeholders between
 ``<start_of_image>`` and ``<end_of_image>``, ``attention_mask`` and ``pixel_values`` ``[1, 3, S, S]``.
 ``token_type_ids`` is left out because the reference library does not pass it to the model.
@@ -17,7 +17,9 @@ from typing import Any
 import torch
 from transformers import Gemma3Config, Gemma3ForConditionalGeneration, PreTrainedModel, ProcessorMixin
 
+from vl_saliency_widget.demo.parts import decoder_config
 from vl_saliency_widget.testing import tiny_inputs, tiny_vlm
+from vl_saliency_widget.testing.zoo.common import SIGLIP
 
 PATCH = 4
 """Vision patch size in pixels; one patch per image token."""
@@ -78,32 +80,21 @@ def build(shape: Shape, device: str = "cpu", seed: int = 0) -> tuple[PreTrainedM
     if side * side != shape.image_tokens:
         raise ValueError(f"image_tokens={shape.image_tokens} is not a square number.")
     config = Gemma3Config(
-        text_config={
-            "hidden_size": shape.hidden,
-            "intermediate_size": shape.intermediate,
-            "num_hidden_layers": shape.layers,
-            "num_attention_heads": shape.heads,
-            "num_key_value_heads": shape.kv_heads,
-            "head_dim": shape.head_dim,
-            "vocab_size": max(shape.vocab, len(tokenizer)),
-            "query_pre_attn_scalar": shape.head_dim,
-            "sliding_window": 1024,
-            "layer_types": ["full_attention" if (i + 1) % 6 == 0 else "sliding_attention" for i in range(shape.layers)],
-            "max_position_embeddings": 8192,
-            "pad_token_id": tokenizer.pad_token_id,
-            "bos_token_id": tokenizer.bos_token_id,
-            "eos_token_id": tokenizer.eos_token_id,
-        },
-        vision_config={
-            "model_type": "siglip_vision_model",
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 4,
-            "vision_use_head": False,
-            "image_size": side * PATCH,
-            "patch_size": PATCH,
-        },
+        text_config=decoder_config(
+            tokenizer,
+            hidden_size=shape.hidden,
+            intermediate_size=shape.intermediate,
+            num_hidden_layers=shape.layers,
+            num_attention_heads=shape.heads,
+            num_key_value_heads=shape.kv_heads,
+            head_dim=shape.head_dim,
+            vocab_size=max(shape.vocab, len(tokenizer)),
+            query_pre_attn_scalar=shape.head_dim,
+            sliding_window=1024,
+            layer_types=["full_attention" if (i + 1) % 6 == 0 else "sliding_attention" for i in range(shape.layers)],
+            max_position_embeddings=8192,
+        ),
+        vision_config={**SIGLIP, "image_size": side * PATCH, "patch_size": PATCH},
         mm_tokens_per_image=shape.image_tokens,
         boi_token_index=tokenizer.boi_token_id,
         eoi_token_index=tokenizer.eoi_token_id,
