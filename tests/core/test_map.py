@@ -44,7 +44,7 @@ def test_stores_a_detached_copy_so_the_source_can_change(source: torch.Tensor) -
     before = source.clone()
     with torch.no_grad():
         leaf.add_(100.0)
-    assert torch.equal(m.map, before)
+    assert torch.equal(m.map, before)  # exact: a copy
     assert not m.map.requires_grad
     assert m.map.device.type == "cpu"
 
@@ -73,20 +73,20 @@ def test_tensor_and_numpy_return_copies(source: torch.Tensor) -> None:
     m = SaliencyMap(source)
     m.tensor().zero_()
     m.numpy()[...] = 0
-    assert torch.equal(m.map, source)
+    assert torch.equal(m.map, source)  # exact, and the next: copies
     np.testing.assert_array_equal(m.numpy(), source.numpy())
 
 
 def test_numpy_of_bfloat16_is_float32() -> None:
     m = SaliencyMap(torch.full((1, 1, 2, 2), 0.5, dtype=torch.bfloat16))
     assert m.numpy().dtype == np.float32
-    np.testing.assert_array_equal(m.numpy(), np.full((1, 1, 2, 2), 0.5, dtype=np.float32))
+    np.testing.assert_array_equal(m.numpy(), np.full((1, 1, 2, 2), 0.5, dtype=np.float32))  # exact: 0.5 in both dtypes
 
 
 def test_save_writes_the_tensor_for_torch_load(source: torch.Tensor, tmp_path: Path) -> None:
     path = tmp_path / "map.pt"
     SaliencyMap(source).save(path)
-    assert torch.equal(torch.load(path), source)
+    assert torch.equal(torch.load(path), source)  # exact: a round trip through the file
 
 
 def test_shape_and_repr(source: torch.Tensor) -> None:
@@ -152,7 +152,7 @@ def test_apply_and_rshift_return_new_maps_and_leave_the_source_alone(source: tor
     torch.testing.assert_close(doubled.map, source * 2)
     m >>= lambda x: x + 1
     torch.testing.assert_close(m.map, source + 1)
-    assert torch.equal(original.map, source)
+    assert torch.equal(original.map, source)  # exact: never written
 
 
 def test_a_transform_returning_a_tensor_is_a_type_error_naming_it(source: torch.Tensor) -> None:
@@ -236,7 +236,7 @@ def test_torch_reductions_to_fewer_dims_return_tensors(source: torch.Tensor) -> 
     torch.testing.assert_close(total, source.sum())
     per_head = torch.mean(m, dim=(2, 3))
     assert type(per_head) is torch.Tensor and per_head.shape == (3, 4)
-    assert torch.equal(m, SaliencyMap(source)) is True
+    assert torch.equal(m, SaliencyMap(source)) is True  # exact: two copies of the same tensor
 
 
 @pytest.mark.parametrize(
@@ -253,7 +253,7 @@ def test_in_place_torch_calls_are_refused(source: torch.Tensor, call: Callable[[
     m = SaliencyMap(source)
     with pytest.raises(TypeError, match="SaliencyMap is immutable"):
         call(m)
-    assert torch.equal(m.map, source)
+    assert torch.equal(m.map, source)  # exact: never written
 
 
 def test_other_torch_functions_say_which_and_to_use_tensor(source: torch.Tensor) -> None:

@@ -31,7 +31,7 @@ def assert_same(before: dict[str, Any], after: dict[str, Any]) -> None:
     assert all(g is None for g in after["grad"])
     assert before["state"].keys() == after["state"].keys()
     for name, tensor in before["state"].items():
-        assert torch.equal(tensor, after["state"][name]), name
+        assert torch.equal(tensor, after["state"][name]), name  # exact: the weights must not be written at all
 
 
 @pytest.mark.parametrize("gradients", ["token", "sequence"])
@@ -69,6 +69,7 @@ def test_capture_runs_without_dropout() -> None:
     extractor = SaliencyExtractor(case.model, case.processor)
     first = extractor.capture(**case.inputs, generated_ids=case.generated, images=[case.image])
     second = extractor.capture(**case.inputs, generated_ids=case.generated, images=[case.image])
+    # exact: the same capture re-run on the same input and machine (dropout would change it)
     assert torch.equal(first.map(1, "attn").tensor(), second.map(1, "attn").tensor())
     assert torch.equal(first.map(1, "grad").tensor(), second.map(1, "grad").tensor())
     assert case.model.training

@@ -67,6 +67,7 @@ def test_take_reads_runs_of_columns_as_the_gather_would() -> None:
         dense = (values[..., grid.positions] @ grid.weights).reshape(2, 3, grid.rows, grid.cols)
         torch.testing.assert_close(grid.apply(values[..., grid.positions]), dense)
     own = Canvas.of_view(fine)
+    # exact: a view's own grid has no weights, so take only slices and reshapes
     assert torch.equal(own.take(values), values[..., fine.positions.reshape(-1)].reshape(2, 3, 2, 2))
 
 
@@ -74,6 +75,7 @@ def test_take_of_scattered_columns_past_the_slice_limit() -> None:
     positions = torch.arange(0, 2 * (RUNS_AS_SLICES + 1), 2)
     grid = Canvas(rows=1, cols=positions.numel(), positions=positions, weights=None)
     values = torch.rand(3, 2 * positions.numel())
+    # exact: no weights, take is a gather
     assert torch.equal(grid.take(values), values[:, positions].reshape(3, 1, -1))
     one_run = Canvas(rows=2, cols=2, positions=torch.arange(5, 9), weights=None)
     assert one_run.take(values)._base is values  # a view, no copy

@@ -28,7 +28,7 @@ def test_nothing_the_map_hands_out_reaches_its_scores(source: torch.Tensor) -> N
         array = saliency_map.numpy()
         array[...] = 3
         np.copyto(array, 5)
-    assert torch.equal(saliency_map.tensor(), kept)
+    assert torch.equal(saliency_map.tensor(), kept)  # exact, here and below: copies, no arithmetic
     with pytest.raises(TypeError, match="immutable"):
         torch.relu_(saliency_map)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="immutable"):
@@ -54,7 +54,7 @@ def test_arithmetic_is_the_tensor_arithmetic(source: torch.Tensor, scalar: float
         (torch.maximum(saliency_map, other), torch.maximum(source, source.flip(-1))),  # type: ignore[call-overload]
     ):
         assert isinstance(result, SaliencyMap)
-        assert torch.equal(result.tensor(), expected)
+        assert torch.equal(result.tensor(), expected)  # exact: the same torch operation on the same tensors
     assert torch.equal(saliency_map.tensor(), before)
     assert saliency_map == SaliencyMap(source) and saliency_map != source
 
@@ -65,7 +65,7 @@ def test_arithmetic_with_a_map_of_another_shape_is_refused(source: torch.Tensor,
     saliency_map = SaliencyMap(source)
     other = SaliencyMap(torch.zeros(layers, heads, *source.shape[2:], dtype=source.dtype))
     if other.shape == saliency_map.shape:
-        assert torch.equal((saliency_map + other).tensor(), source + 0)
+        assert torch.equal((saliency_map + other).tensor(), source + 0)  # exact: adding zeros
     else:
         with pytest.raises(ValueError, match="shapes differ"):
             saliency_map + other

@@ -36,7 +36,7 @@ def test_a_transform_leaves_its_input_alone_and_follows_its_shape_rule(
     saliency_map = SaliencyMap(source)
     stored = saliency_map.tensor()
     result = saliency_map >> transform
-    assert torch.equal(source, before)
+    assert torch.equal(source, before)  # exact, and the next: the input is never written
     assert torch.equal(saliency_map.tensor(), stored)
     assert isinstance(result, SaliencyMap) and result is not saliency_map
     assert tuple(result.shape) == rule(tuple(source.shape))
@@ -66,7 +66,7 @@ def test_normalize_scales_any_finite_map_into_zero_one(source: torch.Tensor) -> 
         assert (result == 0).all(), "a constant map has no range and must become zeros"
     else:
         assert result.max() == 1 and result.min() == 0
-    assert torch.equal((SaliencyMap(source) >> T.Normalize()).tensor(), result)
+    assert torch.equal((SaliencyMap(source) >> T.Normalize()).tensor(), result)  # exact: the same function re-run
 
 
 @EXAMPLES
@@ -85,6 +85,7 @@ def test_a_pipeline_equals_its_steps_applied_in_turn(
     composed: Transform = steps[0]
     for step in steps[1:]:
         composed = composed >> step  # type: ignore[operator]
+    # exact: the same steps on the same input in the same order, whatever chains them
     assert torch.equal(chained.tensor(), expected.tensor())
     assert torch.equal((saliency_map >> composed).tensor(), expected.tensor())
     assert torch.equal(Pipeline(*steps)(saliency_map).tensor(), expected.tensor())
@@ -98,6 +99,7 @@ def test_layer_and_head_selection_follow_their_shape_rules(source: torch.Tensor,
     layers, heads = source.shape[:2]
     saliency_map = SaliencyMap(source)
     picked = data.draw(st.lists(st.integers(-layers, layers - 1), min_size=1, max_size=4))
+    # exact, here and below: selections only index, no arithmetic
     assert torch.equal((saliency_map >> T.SelectLayers(picked)).tensor(), source[picked])
     pairs = data.draw(
         st.lists(st.tuples(st.integers(-layers, layers - 1), st.integers(-heads, heads - 1)), min_size=1, max_size=4)
@@ -123,6 +125,7 @@ def test_agg_is_aggregate_and_reduces_the_way_torch_does(
     """Exact up to rounding: the result's own, and float32 accumulation's (cancelling huge values loses tiny ones)."""
     saliency_map = SaliencyMap(source)
     result = saliency_map.agg(layer_reduce, head_reduce)
+    # exact: agg applies this Aggregate
     assert torch.equal(result.tensor(), (saliency_map >> T.Aggregate(layer_reduce, head_reduce)).tensor())
     exact = source.to(torch.float64)
     for reduce, dim in ((layer_reduce, 0), (head_reduce, 1)):
@@ -155,4 +158,4 @@ def test_localization_heads_keep_whole_heads_in_rank_order(
     assert len(heads) <= transform.max_keep  # type: ignore[operator]
     assert len(set(heads)) == len(heads)
     for i, (layer, head) in enumerate(heads):
-        assert torch.equal(result[0, i], source[layer, head])
+        assert torch.equal(result[0, i], source[layer, head])  # exact: kept heads are indexed

@@ -22,6 +22,7 @@ def source() -> torch.Tensor:
 
 def test_select_layers_by_int_list_and_negative_index(source: torch.Tensor) -> None:
     m = SaliencyMap(source)
+    # exact, here and below: selections only index, no arithmetic
     assert torch.equal((m >> T.SelectLayers(2)).map, source[2:3])
     assert torch.equal((m >> T.SelectLayers([3, 0])).map, source[[3, 0]])
     assert torch.equal((m >> T.SelectLayers(-1)).map, source[3:4])
@@ -95,4 +96,5 @@ def test_aggregate_reduces_layers_then_heads_keeping_dims(
 
 def test_aggregate_max_picks_values_not_indices(source: torch.Tensor) -> None:
     result = SaliencyMap(source) >> T.Aggregate("max", "min")
+    # exact: max and min pick stored values, and these are computed as the fixture computes them
     assert torch.equal(result.map, (300 + torch.arange(6.0) / 10).view(1, 1, 2, 3))

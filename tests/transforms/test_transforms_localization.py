@@ -141,12 +141,12 @@ def test_localization_heads_ranks_by_entropy_and_skips_early_layers_and_bottom_r
     assert transform.rank(attention) == [(2, 1), (3, 0), (2, 0)]
     result = attention >> transform
     assert result.shape == (1, 3, 6, 6)
-    assert torch.equal(result.map[0], attention.map[[2, 3, 2], [1, 0, 0]])
+    assert torch.equal(result.map[0], attention.map[[2, 3, 2], [1, 0, 0]])  # exact: kept heads are indexed
 
 
 def test_localization_heads_max_keep_cuts_the_ranking(attention: SaliencyMap) -> None:
     result = attention >> T.LocalizationHeads(max_keep=1)
-    assert torch.equal(result.map, attention.map[2, 1][None, None])
+    assert torch.equal(result.map, attention.map[2, 1][None, None])  # exact: kept heads are indexed
 
 
 def test_chord_threshold_leaves_out_low_attention_heads() -> None:

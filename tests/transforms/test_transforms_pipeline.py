@@ -90,7 +90,7 @@ def test_pipelines_are_reusable_and_leave_inputs_alone(m: SaliencyMap) -> None:
     before = m.tensor()
     first, second = m >> pipe, SaliencyMap(before * 2) >> pipe
     assert first.shape == second.shape == (1, 1, 2, 2)
-    assert torch.equal(m.map, before)
+    assert torch.equal(m.map, before)  # exact: the input is never written
 
 
 def test_chainable_subclass_composes_and_must_implement_call(m: SaliencyMap) -> None:

@@ -65,6 +65,7 @@ def test_gaussian_smoothing_keeps_mass_and_dtype_and_spreads_a_point() -> None:
     assert result.map.dtype == torch.float32
     assert math.isclose(result.map.sum().item(), 1.0, rel_tol=1e-6)
     centre_row = result.map[0, 0, 4]
+    # exact: from a point, each cell is one product of the symmetric kernel's weights plus exact zeros
     assert centre_row.argmax().item() == 4 and torch.equal(centre_row, centre_row.flip(0))
 
 

@@ -276,6 +276,7 @@ def test_view_gets_token_strip_and_the_captured_picture(trace: Trace, sent: Sent
     assert grounding.max() == pytest.approx(1.0) and grounding[trace.image_mask].sum() == 0
     picture = Image.open(io.BytesIO(widget.images[0]["png"]))
     assert picture.size == trace.images[0].size
+    # exact: PNG is lossless
     assert np.array_equal(np.asarray(picture.convert("RGB")), np.asarray(trace.images[0].convert("RGB")))
     assert widget.token == generated(trace)[0]
 
@@ -294,7 +295,7 @@ def test_serialization_round_trips_arrays_as_bytes() -> None:
     assert isinstance(spec["data"], memoryview) and spec["shape"] == [3, 4] and spec["dtype"] == "float32"
     content, buffers = pack_message({"type": "detail", "detail": spec})
     assert content["detail"] == {"buffer": 0, "dtype": "float32", "shape": [3, 4]}
-    assert np.array_equal(np.frombuffer(buffers[0], dtype=np.float32).reshape(3, 4), array)
+    assert np.array_equal(np.frombuffer(buffers[0], dtype=np.float32).reshape(3, 4), array)  # exact: bytes
     assert to_json_state({"a": [b"\x00\xff"]}) == {"a": [{"$base64": "AP8="}]}
     with pytest.raises(TypeError, match="astype"):
         encode_array(np.zeros(2, dtype=np.float64))

@@ -131,6 +131,7 @@ def test_a_head_ranking_sends_its_top_heads_and_frequencies(trace: Trace) -> Non
     ranking = rank_localization_heads(trace.map(AbsoluteIndex(p)) for p in trace.text_positions)
     widget = make(trace, head_ranking=ranking)
     assert widget.head_ranking["top"] == [list(pair) for pair in ranking.top(5)]
+    # exact: the same frequencies as float32 bytes and back
     np.testing.assert_array_equal(decode(widget.head_ranking["frequencies"]), ranking.frequencies().numpy())
     assert widget.head_ranking["samples"] == ranking.samples
     assert make(trace).head_ranking == {}
