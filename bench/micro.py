@@ -19,6 +19,7 @@ import torch
 from PIL import Image
 
 from vl_saliency_widget.core.map import SaliencyMap
+from vl_saliency_widget.core.record import TraceData
 from vl_saliency_widget.core.trace import Trace
 from vl_saliency_widget.layouts import ImageLayout, View
 from vl_saliency_widget.transforms.layers import Reduction
@@ -52,12 +53,14 @@ def synthetic_trace(layers: int, heads: int, side: int, text_tokens: int, seed: 
     generator = torch.Generator().manual_seed(seed)
     attn = torch.rand(layers, heads, text_tokens, image_tokens, generator=generator)
     return Trace(
-        token_ids=token_ids,
-        gen_start=len(token_ids) - text_tokens + 4,
-        image_token_id=IMAGE_TOKEN,
-        image_layouts=[layout],
-        images=[Image.new("RGB", size)],
-        attn=attn,
+        TraceData(
+            token_ids=token_ids,
+            gen_start=len(token_ids) - text_tokens + 4,
+            image_token_id=IMAGE_TOKEN,
+            image_layouts=[layout],
+            images=[Image.new("RGB", size)],
+            attn=attn,
+        )
     )
 
 

@@ -62,7 +62,7 @@ def runner(method: str, model: Any, processor: Any, inputs: dict[str, Any]) -> C
 
         def ours() -> dict[str, Any]:
             trace = extractor.capture(**model_inputs, generated_ids=generated)
-            result: dict[str, Any] = {"kept_bytes": _tensor_bytes(trace.attn) + _tensor_bytes(trace._grad)}
+            result: dict[str, Any] = {"kept_bytes": _tensor_bytes(trace.attn) + _tensor_bytes(trace.data.grad)}
             if gradients == "token":
                 _sync(device)
                 start = time.perf_counter()
@@ -146,7 +146,7 @@ def token_gradients(model: Any, processor: Any, inputs: dict[str, Any], device: 
     trace = SaliencyExtractor(model, processor, gradients="token").capture(
         **{k: v for k, v in inputs.items() if k != "generated_ids"}, generated_ids=generated
     )
-    gradients = trace._token_gradients
+    gradients = trace.data.token_gradients
     assert gradients is not None
     trace.map(0, "grad")
     seconds = []
@@ -170,7 +170,7 @@ def token_gradients(model: Any, processor: Any, inputs: dict[str, Any], device: 
     difference = None
     if BATCH in per_token:  # the first batched token again, alone
         alone = gradients.compute(prompt[0])
-        kept = [(r, row) for (p, r), row in trace._grad_rows.items() if p == prompt[0]]
+        kept = [(r, row) for (p, r), row in trace.data.token_grads.items() if p == prompt[0]]
         difference = max(float((row - alone[:, :, r]).abs().max()) for r, row in kept)
     return {
         "one_s": statistics.median(seconds),
@@ -197,7 +197,7 @@ def trace_bytes(model: Any, processor: Any, inputs: dict[str, Any], answer: int)
     def kept(**options: Any) -> int:
         extractor = SaliencyExtractor(model, processor, dtype=torch.float16, **options)
         trace = extractor.capture(**model_inputs, generated_ids=generated)
-        return _tensor_bytes(trace.attn) + _tensor_bytes(trace._grad)
+        return _tensor_bytes(trace.attn) + _tensor_bytes(trace.data.grad)
 
     return {
         "float16_sequence": kept(gradients="sequence"),

@@ -104,7 +104,7 @@ def test_a_reduction_name_is_checked() -> None:
 @pytest.mark.parametrize("name", ["gemma3", "smolvlm"])
 def test_batched_token_gradients_equal_one_backward_each(name: str) -> None:
     trace = _trace(name)
-    gradients = trace._token_gradients
+    gradients = trace.data.token_gradients
     assert gradients is not None
     positions = trace.text_positions[-5:]
     batched = gradients.compute_many(positions)
@@ -115,17 +115,17 @@ def test_batched_token_gradients_equal_one_backward_each(name: str) -> None:
 
 def test_maps_computes_missing_gradients_in_batches_of_batch_size() -> None:
     batched, one_each = _trace("llava_next"), _trace("llava_next")
-    assert batched._token_gradients is not None and one_each._token_gradients is not None
-    batched._token_gradients.batch_size = 4
-    one_each._token_gradients.batch_size = 1
+    assert batched.data.token_gradients is not None and one_each.data.token_gradients is not None
+    batched.data.token_gradients.batch_size = 4
+    one_each.data.token_gradients.batch_size = 1
     passes: list[int] = []
-    compute_many = batched._token_gradients.compute_many
+    compute_many = batched.data.token_gradients.compute_many
 
     def counted(positions: list[int]) -> torch.Tensor:
         passes.append(len(positions))
         return compute_many(positions)
 
-    batched._token_gradients.compute_many = counted  # type: ignore[method-assign]
+    batched.data.token_gradients.compute_many = counted  # type: ignore[method-assign]
     positions = batched.text_positions
     batched.map(AbsoluteIndex(positions[0]), "grad")  # one already computed: maps skips it
     torch.testing.assert_close(batched.maps(positions, "grad"), one_each.maps(positions, "grad"), rtol=1e-5, atol=1e-8)
@@ -135,7 +135,7 @@ def test_maps_computes_missing_gradients_in_batches_of_batch_size() -> None:
 
 
 def test_the_cpu_computes_one_token_per_pass_unless_told() -> None:
-    gradients = _trace("gemma3")._token_gradients
+    gradients = _trace("gemma3").data.token_gradients
     assert gradients is not None
     assert gradients.tokens_per_pass() == 1
     gradients.batch_size = 6
@@ -144,7 +144,7 @@ def test_the_cpu_computes_one_token_per_pass_unless_told() -> None:
 
 def test_a_batch_that_runs_out_of_memory_is_retried_with_half_the_tokens() -> None:
     trace = _trace("gemma3")
-    gradients = trace._token_gradients
+    gradients = trace.data.token_gradients
     assert gradients is not None
     gradients.batch_size = 8
     passes: list[int] = []

@@ -39,7 +39,7 @@ def test_layer_and_head_subsets_equal_the_slices_of_a_full_capture(gemma: Case) 
 def test_half_precision_storage(gemma: Case) -> None:
     full = capture(gemma, gradients="sequence")
     half = capture(gemma, gradients="sequence", dtype=torch.float16)
-    assert half.attn.dtype == torch.float16 and half._grad.dtype == torch.float16  # type: ignore[attr-defined]
+    assert half.attn.dtype == torch.float16 and half.data.grad.dtype == torch.float16  # type: ignore[attr-defined]
     torch.testing.assert_close(half.map(0).tensor(), full.map(0).tensor(), rtol=1e-3, atol=1e-4)  # type: ignore[attr-defined]
 
 
@@ -47,7 +47,7 @@ def test_estimate_matches_what_the_trace_keeps(gemma: Case) -> None:
     extractor = SaliencyExtractor(gemma.model, gemma.processor, gradients="sequence", heads=[1, 3])
     estimate = extractor.estimate_trace_bytes(gemma.generated, **gemma.inputs)
     trace = extractor.capture(**gemma.inputs, generated_ids=gemma.generated, images=[gemma.image])
-    kept = sum(t.numel() * t.element_size() for t in (trace.attn, trace._grad))
+    kept = sum(t.numel() * t.element_size() for t in (trace.attn, trace.data.grad))
     assert estimate == kept
 
 
@@ -102,7 +102,7 @@ def test_the_output_head_runs_only_on_the_positions_that_predict_text(gemma: Cas
     trace = SaliencyExtractor(gemma.model, gemma.processor).capture(
         **gemma.inputs, generated_ids=gemma.generated, images=[gemma.image]
     )
-    gradients = trace._token_gradients
+    gradients = trace.data.token_gradients
     assert gradients is not None and gradients.logit_positions is not None
     ids = torch.tensor(trace.token_ids)
     assert gradients.logits.shape[0] == int((ids[1:] != trace.image_token_id).sum()) < len(trace.token_ids) - 1
@@ -118,9 +118,9 @@ def test_the_output_head_runs_only_on_the_positions_that_predict_text(gemma: Cas
 
 def _kept_bytes(trace: Trace) -> int:
     """Bytes of every tensor a trace keeps, the methods' data included."""
-    tensors = [trace.attn, trace._grad, trace.scores, trace._row_grad]
-    if trace.full is not None:
-        tensors += trace.full.attn + (trace.full.grad or [])
+    tensors = [trace.attn, trace.data.grad, trace.scores, trace.data.score_row_grad]
+    if trace.matrices is not None:
+        tensors += trace.matrices.attn + (trace.matrices.grad or [])
     return sum(t.numel() * t.element_size() for t in tensors if t is not None)
 
 
@@ -129,7 +129,7 @@ def test_estimate_counts_what_the_methods_ask_for(gemma: Case) -> None:
     extractor = SaliencyExtractor(gemma.model, gemma.processor, gradients="sequence", heads=[1, 3], methods=methods)
     estimate = extractor.estimate_trace_bytes(gemma.generated, **gemma.inputs)
     trace = extractor.capture(**gemma.inputs, generated_ids=gemma.generated, images=[gemma.image])
-    assert trace.scores is not None and trace.full is not None
+    assert trace.scores is not None and trace.matrices is not None
     assert estimate == _kept_bytes(trace)
     # Attention only asked for, but the score gradients need it: counted as the capture keeps it.
     needing = SaliencyExtractor(gemma.model, gemma.processor, store_attns=False, methods=[lib.agcam])

@@ -80,7 +80,7 @@ def test_score_gradient_is_the_softmax_jacobian_of_the_autograd_reference(traced
 
 def test_whole_matrices_and_gradients_equal_eager(traced) -> None:  # type: ignore[no-untyped-def]
     trace, position, (attentions, grads, _) = traced
-    full = trace.full
+    full = trace.matrices
     assert full is not None and len(full.attn) == len(attentions)
     for kept, reference in zip(full.attn, attentions, strict=True):
         torch.testing.assert_close(kept, reference, rtol=1e-4, atol=1e-6)

@@ -148,7 +148,7 @@ def test_method_data_round_trips_and_maps_the_same(name: str, tmp_path: Path) ->
     trace.save(tmp_path / "t.safetensors")
     loaded = Trace.load(tmp_path / "t.safetensors")
     assert loaded.scores is not None and torch.equal(loaded.scores, trace.scores)
-    assert loaded.full is not None and trace.full is not None and loaded.full.kinds == trace.full.kinds
+    assert loaded.matrices is not None and trace.matrices is not None and loaded.matrices.kinds == trace.matrices.kinds
     for method in methods:
         assert torch.equal(loaded.map(0, method).tensor(), trace.map(0, method).tensor())
 

@@ -13,6 +13,7 @@ import torch
 from vl_saliency_widget import Trace
 from vl_saliency_widget import transforms as T
 from vl_saliency_widget.core.map import SaliencyMap
+from vl_saliency_widget.core.record import TraceData
 from vl_saliency_widget.core.regions import region_mask
 from vl_saliency_widget.layouts.base import ImageLayout, View
 from vl_saliency_widget.lib import HeadRanking, difference, gradcam, rank_localization_heads
@@ -32,14 +33,16 @@ def make_trace(attn: torch.Tensor) -> Trace:
         size=picture.size,
     )
     return Trace(
-        token_ids=[2] + [IMAGE] * cells + list(range(3, 3 + TEXT)),
-        gen_start=1 + cells + TEXT // 2,
-        image_token_id=IMAGE,
-        image_layouts=[layout],
-        images=[picture],
-        attn=attn,
-        grad=attn - attn.mean(-1, keepdim=True),
-        gradients="sequence",
+        TraceData(
+            token_ids=[2] + [IMAGE] * cells + list(range(3, 3 + TEXT)),
+            gen_start=1 + cells + TEXT // 2,
+            image_token_id=IMAGE,
+            image_layouts=[layout],
+            images=[picture],
+            attn=attn,
+            grad=attn - attn.mean(-1, keepdim=True),
+            gradients="sequence",
+        )
     )
 
 

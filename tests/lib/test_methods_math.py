@@ -112,6 +112,6 @@ def test_propagation_methods_map_the_image_part_of_the_joint_row() -> None:
 def test_needs_are_declared_and_combined() -> None:
     assert needs_of(gradcam) == Needs(attention=True, gradients=True)
     assert needs_of(agcam) == Needs(scores=True, gradients=True)
-    assert needs_of_all(["attn", relevancy, rollout]) == Needs(attention=True, gradients=True, all_rows=True)
+    assert needs_of_all(["attn", relevancy, rollout]) == Needs(attention=True, gradients=True, matrices=True)
     with pytest.raises(ValueError, match="Unknown method 'gradcam'"):
         needs_of_all(["gradcam"])

@@ -64,7 +64,7 @@ def _write_bytes(data: bytes, tmp_path: Path, name: str = "broken.safetensors") 
 
 def test_the_valid_file_loads(saved: Path) -> None:
     loaded = Trace.load(saved)
-    assert loaded.modes == ("attn", "grad") and loaded._grad_rows
+    assert loaded.modes == ("attn", "grad") and loaded.data.token_grads
 
 
 @fuzz(40)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 
 from vl_saliency_widget import Trace
+from vl_saliency_widget.core.record import TraceData
 from vl_saliency_widget.layouts.base import ImageLayout, View
 from vl_saliency_widget.testing import tiny_image
 
@@ -53,14 +54,16 @@ def synthetic_trace(
     start = len(strings) - max(1, len(strings) // 4) if gen_start is None else gen_start
     token_strings = ["<bos>"] + ["<image>"] * cells + list(strings)
     return Trace(
-        token_ids=token_ids,
-        gen_start=first_text + start,
-        image_token_id=IMAGE_TOKEN_ID,
-        image_layouts=[layout],
-        images=[picture],
-        attn=values if attn else None,
-        grad=None if attn else values - values.mean(-1, keepdim=True),
-        gradients="sequence",
-        token_strings=token_strings,
-        special_mask=[True] + [True] * cells + [False] * len(strings),
+        TraceData(
+            token_ids=token_ids,
+            gen_start=first_text + start,
+            image_token_id=IMAGE_TOKEN_ID,
+            image_layouts=[layout],
+            images=[picture],
+            attn=values if attn else None,
+            grad=None if attn else values - values.mean(-1, keepdim=True),
+            gradients="sequence",
+            token_strings=token_strings,
+            special_mask=[True] + [True] * cells + [False] * len(strings),
+        )
     )

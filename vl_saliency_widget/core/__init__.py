@@ -1,7 +1,8 @@
-"""Core objects: SaliencyMap, Trace, SaliencyExtractor."""
+"""Core objects: SaliencyMap, Trace (made from a TraceData record), SaliencyExtractor."""
 
 from .extractor import SaliencyExtractor
 from .map import SaliencyMap
+from .record import TraceData
 from .trace import Trace
 
-__all__ = ["SaliencyExtractor", "SaliencyMap", "Trace"]
+__all__ = ["SaliencyExtractor", "SaliencyMap", "Trace", "TraceData"]

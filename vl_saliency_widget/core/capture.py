@@ -58,17 +58,17 @@ class Recorder:
         dtype: storage dtype of the kept attention; None: the model's.
         store_attns: keep attention probabilities.
         make_probes: add gradient probes.
-        scores: keep the pre-softmax scores of the kept entries (and, with ``make_probes``, the row probes their
-            gradients need).
-        full: keep every layer's whole attention matrix (self- and cross-attention layers alike, all heads; ``layers``
-            and ``heads`` do not apply) and, with ``make_probes``, whole-matrix probes.
+        keep_scores: keep the pre-softmax scores of the kept entries (and, with ``make_probes``, the row probes
+            their gradients need).
+        keep_matrices: keep every layer's whole attention matrix (self- and cross-attention layers alike, all heads;
+            ``layers`` and ``heads`` do not apply) and, with ``make_probes``, whole-matrix probes.
         attn: per layer, attention [heads, R, I] on the CPU.
         probes: per layer, the zero probe [heads, R, I] (requires grad) on that layer's device.
-        score: per layer, pre-softmax scores [heads, R, I] on the CPU.
+        scores: per layer, pre-softmax scores [heads, R, I] on the CPU.
         row_probes: per layer, the zero probe [heads, R] whose gradient is ``sum_k A_ik dL/dA_ik`` per row.
-        full_attn: per layer in call order, attention [heads, T, keys] on the CPU.
-        full_kinds: per entry of ``full_attn``, "self" or "cross" (keys: the image features).
-        full_probes: per entry of ``full_attn``, the zero probe [heads, T, keys].
+        matrix_attn: per layer in call order, attention [heads, T, keys] on the CPU.
+        matrix_kinds: per entry of ``matrix_attn``, "self" or "cross" (keys: the image features).
+        matrix_probes: per entry of ``matrix_attn``, the zero probe [heads, T, keys].
     """
 
     rows: torch.Tensor
@@ -80,15 +80,15 @@ class Recorder:
     layers: frozenset[int] | None = None
     heads: torch.Tensor | None = None
     dtype: torch.dtype | None = None
-    scores: bool = False
-    full: bool = False
+    keep_scores: bool = False
+    keep_matrices: bool = False
     attn: list[torch.Tensor] = field(default_factory=list)
     probes: list[torch.Tensor] = field(default_factory=list)
-    score: list[torch.Tensor] = field(default_factory=list)
+    scores: list[torch.Tensor] = field(default_factory=list)
     row_probes: list[torch.Tensor] = field(default_factory=list)
-    full_attn: list[torch.Tensor] = field(default_factory=list)
-    full_kinds: list[str] = field(default_factory=list)
-    full_probes: list[torch.Tensor] = field(default_factory=list)
+    matrix_attn: list[torch.Tensor] = field(default_factory=list)
+    matrix_kinds: list[str] = field(default_factory=list)
+    matrix_probes: list[torch.Tensor] = field(default_factory=list)
     _layer_of: dict[int, int] = field(default_factory=dict)
     _indices: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
 
@@ -130,8 +130,8 @@ class Recorder:
                 kept rows only).
             options: the keyword arguments the attention function got (scaling, softcap...).
         """
-        if self.full:
-            output = self._record_full(module, value, output, weights)
+        if self.keep_matrices:
+            output = self._record_matrix(module, value, output, weights)
         if (key.shape[2] != self.seq_len) != self.cross:
             if not self.cross:
                 raise RuntimeError(
@@ -166,10 +166,10 @@ class Recorder:
             kept = kept if chosen is None else kept.index_select(0, chosen)
             kept = (kept if rows_only else kept.index_select(1, rows)).index_select(2, cols)
             self.attn.append(kept.to("cpu", dtype=self.dtype or kept.dtype))
-        if self.scores:
+        if self.keep_scores:
             scores = self._scores(module, query, key, mask, options, rows, cols)
             kept_scores = scores if chosen is None else scores.index_select(0, chosen)
-            self.score.append(kept_scores.to("cpu", dtype=self.dtype or kept_scores.dtype))
+            self.scores.append(kept_scores.to("cpu", dtype=self.dtype or kept_scores.dtype))
         if not self.make_probes:
             return output
         if output.shape[:3] != (1, self.seq_len, heads):
@@ -186,7 +186,7 @@ class Recorder:
         ).requires_grad_(True)
         self.probes.append(probe)
         delta = torch.matmul(probe.to(image_values.dtype), image_values)  # [chosen heads, R, D], zero-valued
-        if self.scores:
+        if self.keep_scores:
             # c_i = dL/do_i . o_i: the gradient of a zero scale s_i on the row's output (o held constant).
             row_outputs = output[0].index_select(0, rows).transpose(0, 1).detach()  # [heads, R, D]
             if chosen is not None:
@@ -227,7 +227,7 @@ class Recorder:
                 scores = scores + kept
         return scores
 
-    def _record_full(
+    def _record_matrix(
         self, module: nn.Module, value: torch.Tensor, output: torch.Tensor, weights: torch.Tensor | None
     ) -> torch.Tensor:
         """Keep the whole attention matrix of the layer (and add its whole-matrix probe)."""
@@ -236,14 +236,14 @@ class Recorder:
         cross = weights.shape[-1] != self.seq_len
         if cross and not self.cross:
             return output  # the error is raised by record
-        self.full_attn.append(weights[0].detach().to("cpu", dtype=self.dtype or weights.dtype))
-        self.full_kinds.append("cross" if cross else "self")
+        self.matrix_attn.append(weights[0].detach().to("cpu", dtype=self.dtype or weights.dtype))
+        self.matrix_kinds.append("cross" if cross else "self")
         if not self.make_probes:
             return output
         heads = weights.shape[1]
         values = value[0].repeat_interleave(heads // value.shape[1], dim=0)  # [heads, keys, D]
         probe = torch.zeros_like(weights[0]).requires_grad_(True)
-        self.full_probes.append(probe)
+        self.matrix_probes.append(probe)
         delta = torch.matmul(probe.to(values.dtype), values)  # [heads, T, D], zero-valued
         return output + delta.transpose(0, 1).unsqueeze(0).to(output.dtype)
 
@@ -285,7 +285,7 @@ def _eager_for(module: nn.Module) -> Callable[..., tuple[torch.Tensor, torch.Ten
 def _whole_matrix_needed(recorder: Recorder, module: nn.Module, options: dict[str, Any]) -> bool:
     """Whether this layer must run the full eager attention: whole matrices are kept, or a fused kernel cannot
     compute the output (softcapping, attention sinks). ``capturing`` puts the model in eval mode: no dropout."""
-    return recorder.full or options.get("softcap") is not None or options.get("s_aux") is not None
+    return recorder.keep_matrices or options.get("softcap") is not None or options.get("s_aux") is not None
 
 
 def capture_attention(

@@ -14,8 +14,10 @@ from transformers.utils import ModelOutput
 
 from ..layouts import ImageLayout, LayoutContext, layout_for, processed_pictures, uses_cross_attention
 from .capture import Recorder, capturing, text_config
+from .gradients import TokenGradients, WholeMatrices
 from .method import Needs, needs_of_all
-from .trace import FullMatrices, TokenGradients, Trace
+from .record import TraceData
+from .trace import Trace
 
 Gradients = Literal["token", "sequence"]
 
@@ -193,7 +195,7 @@ class SaliencyExtractor:
         kept = layers * heads * rows * int(plan.columns.numel()) * copies
         if self.needs.scores and sequence:
             kept += layers * heads * rows  # the score gradients' row sums
-        if self.needs.all_rows:
+        if self.needs.matrices:
             length = plan.ids.shape[1]
             own, cross = self._layer_kinds
             matrices = self.num_heads * length * (own * length + cross * int(plan.columns.numel()))
@@ -252,8 +254,8 @@ class SaliencyExtractor:
             layers=frozenset(self.layers) if self.layers is not None else None,
             heads=torch.tensor(self.heads) if self.heads is not None else None,
             dtype=self.dtype,
-            scores=needs.scores,
-            full=needs.all_rows,
+            keep_scores=needs.scores,
+            keep_matrices=needs.matrices,
         )
         sequence = store_grads and self.gradients == "sequence"
         # The output head ([positions, vocab], hundreds of thousands wide for Gemma) runs only where it is needed:
@@ -262,47 +264,75 @@ class SaliencyExtractor:
         logit_positions = None
         if store_grads and not sequence:
             logit_positions = torch.nonzero(ids[0, 1:].cpu() != self.image_token_id).flatten()
+        data = TraceData(
+            token_ids=ids[0].tolist(),
+            gen_start=plan.gen_start,
+            image_token_id=self.image_token_id,
+            image_layouts=layouts,
+            images=self._pictures(ctx, layouts),
+            gradients=self.gradients,
+            has_grad=store_grads,
+            columns=plan.columns if self.cross else None,
+            layer_indices=self.layers,
+            head_indices=self.heads,
+            rows=rows if self.rows == "answer" else None,
+        )
         with capturing(self.model, recorder):
             if sequence:
                 outputs = self.model(**model_inputs, labels=model_inputs["input_ids"])
             else:
                 keep = 1 if logit_positions is None else logit_positions.to(model_inputs["input_ids"].device)
                 outputs = self.model(**model_inputs, logits_to_keep=keep)
-            grad = token_gradients = row_grad = row_gradients = None
-            full = FullMatrices(recorder.full_attn, recorder.full_kinds) if needs.all_rows else None
-            ids_on_device = model_inputs["input_ids"][0]
+            if needs.matrices:
+                data.matrices = WholeMatrices(recorder.matrix_attn, recorder.matrix_kinds)
             if sequence:
-                groups = [recorder.probes, recorder.row_probes, recorder.full_probes]
-                grads = torch.autograd.grad(outputs.loss, [p for group in groups for p in group])
-                kept = [g.to("cpu", dtype=self.dtype or g.dtype) for g in grads]
-                split = [len(group) for group in groups]
-                grad = torch.stack(kept[: split[0]])
-                if recorder.row_probes:
-                    row_grad = torch.stack(kept[split[0] : split[0] + split[1]])
-                if full is not None:
-                    full.grad = kept[split[0] + split[1] :]
+                self._sequence_gradients(outputs.loss, recorder, data)
             elif store_grads:
-
-                def probed(probes: list[torch.Tensor]) -> TokenGradients:
-                    return TokenGradients(
-                        logits=outputs.logits[0],
-                        probes=probes,
-                        token_ids=ids_on_device,
-                        logit_positions=logit_positions,
-                    )
-
-                token_gradients = probed(recorder.probes)
-                if recorder.row_probes:
-                    row_gradients = probed(recorder.row_probes)
-                if full is not None:
-                    full.token_gradients = probed(recorder.full_probes)
+                self._token_gradients(outputs.logits[0], model_inputs["input_ids"][0], logit_positions, recorder, data)
         if (store_attns and not recorder.attn) or (store_grads and not recorder.probes):
             raise RuntimeError(
                 f"No attention layer of {type(self.model).__name__} ran through the capture function: its language "
                 "model does not dispatch attention through transformers' AttentionInterface."
             )
-        attn = torch.stack(recorder.attn) if store_attns else None
-        for name, values in (("attention", attn), ("gradients", grad)):
+        data.attn = torch.stack(recorder.attn) if store_attns else None
+        data.scores = torch.stack(recorder.scores) if recorder.scores else None
+        self._warn_non_finite(data)
+        return Trace(data, processor=self.processor)
+
+    def _sequence_gradients(self, loss: torch.Tensor, recorder: Recorder, data: TraceData) -> None:
+        """One backward pass of the teacher-forced loss: the gradients of every probe, kept in ``data``."""
+        groups = [recorder.probes, recorder.row_probes, recorder.matrix_probes]
+        grads = torch.autograd.grad(loss, [p for group in groups for p in group])
+        kept = [g.to("cpu", dtype=self.dtype or g.dtype) for g in grads]
+        attention, rows = len(groups[0]), len(groups[1])
+        data.grad = torch.stack(kept[:attention])
+        if rows:
+            data.score_row_grad = torch.stack(kept[attention : attention + rows])
+        if data.matrices is not None:
+            data.matrices.grad = kept[attention + rows :]
+
+    def _token_gradients(
+        self,
+        logits: torch.Tensor,
+        token_ids: torch.Tensor,
+        logit_positions: torch.Tensor | None,
+        recorder: Recorder,
+        data: TraceData,
+    ) -> None:
+        """Keep the graph of the pass in ``data`` so that each token's gradients are computed when first asked."""
+
+        def probed(probes: list[torch.Tensor]) -> TokenGradients:
+            return TokenGradients(logits=logits, probes=probes, token_ids=token_ids, logit_positions=logit_positions)
+
+        data.token_gradients = probed(recorder.probes)
+        if recorder.row_probes:
+            data.score_row_gradients = probed(recorder.row_probes)
+        if data.matrices is not None:
+            data.matrices.token_gradients = probed(recorder.matrix_probes)
+
+    def _warn_non_finite(self, data: TraceData) -> None:
+        """Warn, naming the layers, when the kept attention or gradients hold NaN or infinite values."""
+        for name, values in (("attention", data.attn), ("gradients", data.grad)):
             finite = None if values is None else torch.isfinite(values).flatten(1).all(dim=1)
             if finite is not None and not finite.all():
                 layers = self.layers or list(range(self.num_layers))
@@ -314,28 +344,8 @@ class SaliencyExtractor:
                     "them. Load the model in bfloat16 or float32, or capture the other layers "
                     "(SaliencyExtractor(..., layers=[...])).",
                     RuntimeWarning,
-                    stacklevel=2,
+                    stacklevel=3,
                 )
-        return Trace(
-            token_ids=ids[0].tolist(),
-            gen_start=plan.gen_start,
-            image_token_id=self.image_token_id,
-            image_layouts=layouts,
-            images=self._pictures(ctx, layouts),
-            attn=attn,
-            grad=grad,
-            token_gradients=token_gradients,
-            processor=self.processor,
-            gradients=self.gradients,
-            columns=plan.columns if self.cross else None,
-            scores=torch.stack(recorder.score) if recorder.score else None,
-            row_grad=row_grad,
-            row_gradients=row_gradients,
-            full=full,
-            layer_indices=self.layers,
-            head_indices=self.heads,
-            rows=rows if self.rows == "answer" else None,
-        )
 
     def _rows(self, plan: _Plan) -> torch.Tensor:
         """LongTensor [R] of the query positions to keep: every text position, or the answer's (``rows=``)."""

@@ -5,17 +5,24 @@ from __future__ import annotations
 import numbers
 import os
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, runtime_checkable
 
 import numpy as np
 import torch
+
+from .reduce import Reduction, reduce_layers_heads
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
     from PIL.Image import Image
 
-    from ..transforms.layers import Reduction
-    from ..transforms.pipe import Transform
+
+@runtime_checkable
+class Transform(Protocol):
+    """Anything that maps a SaliencyMap to a new SaliencyMap: ``transform(map) -> map``."""
+
+    def __call__(self, saliency_map: SaliencyMap, /) -> SaliencyMap: ...
+
 
 # torch functions a SaliencyMap may be passed to, matched by name so that `torch.add`, `torch.Tensor.add`
 # and `torch.nn.functional.relu` are all covered. Anything else should go through `.tensor()`.
@@ -178,9 +185,7 @@ class SaliencyMap:
 
         Reductions: "mean", "sum", "max", "min", "prod".
         """
-        from ..transforms.layers import Aggregate
-
-        return self.apply(Aggregate(layer_reduce=layer_reduce, head_reduce=head_reduce))
+        return SaliencyMap(reduce_layers_heads(self._map, layer_reduce, head_reduce))
 
     # Arithmetic
 

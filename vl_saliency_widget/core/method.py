@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import torch
 
@@ -31,21 +31,21 @@ class Needs:
             matrices).
         scores: pre-softmax attention scores of the token's row over the image (and, with ``gradients``, their
             gradients).
-        all_rows: every layer's whole attention matrix, all rows and keys (relevancy, rollout), and with
+        matrices: every layer's whole attention matrix, all rows and keys (relevancy, rollout), and with
             ``gradients`` its whole gradient.
     """
 
     attention: bool = False
     gradients: bool = False
     scores: bool = False
-    all_rows: bool = False
+    matrices: bool = False
 
     def __or__(self, other: Needs) -> Needs:
         return Needs(
             attention=self.attention or other.attention,
             gradients=self.gradients or other.gradients,
             scores=self.scores or other.scores,
-            all_rows=self.all_rows or other.all_rows,
+            matrices=self.matrices or other.matrices,
         )
 
 
@@ -153,7 +153,17 @@ class TraceMethod(ABC):
         return f"{type(self).__name__}()"
 
 
-Method = str | TraceMethod | Callable[[SaliencyMap, SaliencyMap], SaliencyMap]
+@runtime_checkable
+class TraceTransform(Protocol):
+    """A plain method, the reference library's signature: attention and gradient maps of equal shape
+    [layers, heads, H, W] in, a SaliencyMap out. ``trace.map(token, mode=method)`` calls it; it needs what
+    ``PLAIN_NEEDS`` says. It is not chainable, since it takes two maps.
+    """
+
+    def __call__(self, attn: SaliencyMap, grad: SaliencyMap, /) -> SaliencyMap: ...
+
+
+Method = str | TraceMethod | TraceTransform
 """What ``trace.map(token, mode=...)`` takes: "attn", "grad", a TraceMethod or a plain ``fn(attn, grad)``."""
 
 

@@ -79,7 +79,7 @@ class Relevancy(TraceMethod):
     gradient: ``SaliencyExtractor(..., methods=[lib.relevancy])`` (memory: layers x heads x T x T, twice).
     """
 
-    needs = Needs(all_rows=True, gradients=True)
+    needs = Needs(matrices=True, gradients=True)
     name = "relevancy"
 
     def compute(self, inputs: MethodInputs) -> SaliencyMap:
@@ -96,7 +96,7 @@ class Rollout(TraceMethod):
     methods=[lib.rollout])``.
     """
 
-    needs = Needs(all_rows=True)
+    needs = Needs(matrices=True)
     name = "rollout"
 
     def __init__(self, residual: float = 0.5) -> None:

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Literal, TypeAlias
-
 import torch
 
 from ..core.map import SaliencyMap
+from ..core.reduce import Reduction, check_reduction, reduce_layers_heads
 from .pipe import Chainable
 
-Reduction: TypeAlias = Literal["mean", "sum", "max", "min", "prod"]
-
-_REDUCERS: dict[str, Callable[[torch.Tensor, int], torch.Tensor]] = {
-    "mean": lambda t, dim: t.mean(dim=dim, keepdim=True),
-    "sum": lambda t, dim: t.sum(dim=dim, keepdim=True),
-    "max": lambda t, dim: t.amax(dim=dim, keepdim=True),
-    "min": lambda t, dim: t.amin(dim=dim, keepdim=True),
-    "prod": lambda t, dim: t.prod(dim=dim, keepdim=True),
-}
+__all__ = ["Aggregate", "FirstNLayers", "LastNLayers", "Reduction", "SelectHeads", "SelectLayers"]
 
 
 def _check_index(index: int, size: int, axis: str, shape: torch.Size) -> None:
@@ -126,9 +116,8 @@ class Aggregate(Chainable):
     """
 
     def __init__(self, layer_reduce: Reduction | None = "mean", head_reduce: Reduction | None = "mean") -> None:
-        for axis, method in (("layer_reduce", layer_reduce), ("head_reduce", head_reduce)):
-            if method is not None and method not in _REDUCERS:
-                raise ValueError(f"Unknown {axis} {method!r}; choose one of {sorted(_REDUCERS)} or None.")
+        check_reduction(layer_reduce, "layer_reduce")
+        check_reduction(head_reduce, "head_reduce")
         self.layer_reduce = layer_reduce
         self.head_reduce = head_reduce
 
@@ -136,24 +125,8 @@ class Aggregate(Chainable):
         return SaliencyMap(self.reduce(saliency_map._map))
 
     def reduce(self, values: torch.Tensor) -> torch.Tensor:
-        """The same reduction on a plain tensor [..., layers, heads, h, w] (a stack of maps, for instance).
-
-        Finite values whose reduction overflowed their dtype are reduced again in float64 and cast back: a mean
-        of float32 values near 3e38 overflows in its float32 sum although the mean fits, and so does a sum whose
-        partial sums overflow before they cancel. A result past the dtype's largest value (a sum or product that
-        does not fit) stays infinite.
-        """
-        reduced = self._reduce(values)
-        if values.dtype != torch.float64 and not torch.isfinite(reduced).all() and torch.isfinite(values).all():
-            reduced = self._reduce(values.to(torch.float64)).to(values.dtype)
-        return reduced
-
-    def _reduce(self, values: torch.Tensor) -> torch.Tensor:
-        if self.layer_reduce is not None:
-            values = _REDUCERS[self.layer_reduce](values, values.ndim - 4)
-        if self.head_reduce is not None:
-            values = _REDUCERS[self.head_reduce](values, values.ndim - 3)
-        return values
+        """The same reduction on a plain tensor [..., layers, heads, h, w] (see ``core.reduce``)."""
+        return reduce_layers_heads(values, self.layer_reduce, self.head_reduce)
 
     def __repr__(self) -> str:
         return f"Aggregate(layer_reduce={self.layer_reduce!r}, head_reduce={self.head_reduce!r})"

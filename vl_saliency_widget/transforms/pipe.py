@@ -5,28 +5,14 @@ from __future__ import annotations
 import functools
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
-from typing import Any, Concatenate, Generic, ParamSpec, Protocol, overload, runtime_checkable
+from typing import Any, Concatenate, Generic, ParamSpec, overload
 
-from ..core.map import SaliencyMap
+from ..core.map import SaliencyMap, Transform
+from ..core.method import TraceTransform
+
+__all__ = ["Chainable", "ChainableFunction", "Pipeline", "TraceTransform", "Transform", "chainable"]
 
 P = ParamSpec("P")
-
-
-@runtime_checkable
-class Transform(Protocol):
-    """Anything that maps a SaliencyMap to a new SaliencyMap: ``transform(map) -> map``."""
-
-    def __call__(self, saliency_map: SaliencyMap, /) -> SaliencyMap: ...
-
-
-@runtime_checkable
-class TraceTransform(Protocol):
-    """A saliency method that combines attention and gradient maps of equal shape [layers, heads, H, W].
-
-    ``trace.map(token, mode=method)`` calls it. It is not chainable, since it takes two maps.
-    """
-
-    def __call__(self, attn: SaliencyMap, grad: SaliencyMap, /) -> SaliencyMap: ...
 
 
 def _name(transform: Transform) -> str:

@@ -21,6 +21,21 @@ _MARKER_STYLE = "opacity: 0.4;"
 _SPECIAL_STYLE = "opacity: 0.55;"
 
 
+class KeptTokens:
+    """A tokenizer stand-in that spells a sequence's own token strings (a trace read from a file has no processor).
+
+    Args:
+        token_ids, token_strings, special_mask: per position, the id, its spelling and whether it is special.
+    """
+
+    def __init__(self, token_ids: Sequence[int], token_strings: Sequence[str], special_mask: Sequence[bool]) -> None:
+        self._strings = dict(zip(token_ids, token_strings, strict=True))
+        self.all_special_ids = [i for i, special in zip(token_ids, special_mask, strict=True) if special]
+
+    def convert_ids_to_tokens(self, ids: Sequence[int]) -> list[str]:
+        return [self._strings[i] for i in ids]
+
+
 def _is_newline(token: str) -> bool:
     """True for tokens made of line breaks (after an optional space marker), in any tokenizer's spelling."""
     return _NEWLINE_TOKEN.fullmatch(token) is not None
