@@ -11,6 +11,8 @@ import torch
 from transformers import LlavaForConditionalGeneration, LlavaProcessor
 
 import vl_saliency_widget.demo.evaluate as evaluate_module
+from vl_saliency_widget import lib
+from vl_saliency_widget.core.method import needs_of
 from vl_saliency_widget.core.regions import box_cells
 from vl_saliency_widget.demo import toy_samples
 from vl_saliency_widget.demo.data import CELL, GRID, HELD_OUT_SEED, IMAGE_SIZE
@@ -81,8 +83,13 @@ def test_deleting_the_best_method_s_cells_loses_the_answer_faster_than_deleting_
 
 def test_every_configuration_and_both_baselines_are_scored(board: Scoreboard) -> None:
     assert list(board.scores) == configurations(reference=reference_library() is not None)
-    assert len(configurations()) == 3 * 2 + 5 * 2 * 2 + 4 + 2, (
-        "gradient-free methods per align, the rest per align and gradients, the reference's four, baselines"
+    # Every built-in method is scored: those whose declared needs hold no gradient once per align, the rest per
+    # align and gradients; then the string modes, the reference's four and the baselines.
+    rows = {name: sum(key[0] == name for key in configurations()) for name in lib.METHODS}
+    assert rows == {name: 2 if not needs_of(method).gradients else 4 for name, method in lib.METHODS.items()}
+    assert rows["rollout"] == 2 and rows["gradcam"] == 4
+    assert len(configurations()) == 2 * 2 + 1 * 4 + sum(rows.values()) + 4 + 2, (
+        "attn and masked attn per align, grad per align and gradients, lib.METHODS, the reference's four, baselines"
     )
     assert len(configurations(reference=False)) == len(configurations()) - 4
     random, centre = board.scores[("random", "-", "-")], board.scores[("centre", "-", "-")]

@@ -35,30 +35,23 @@ from typing import Any, cast
 import torch
 from transformers import LlavaForConditionalGeneration, LlavaProcessor
 
+from .. import lib
 from ..core.extractor import Gradients, SaliencyExtractor
-from ..core.method import Method
+from ..core.method import Method, needs_of_all
 from ..core.regions import box_cells
 from ..core.trace import Align, Trace
-from ..lib import agcam, agcam_reference, gradcam, relevancy, rollout
 from ..transforms import MaskSinks
 from .data import HELD_OUT_SEED, TRAIN_SEED, Sample, toy_samples
 from .model import load_toy_vlm
 
-METHODS: dict[str, Method] = {
-    "attn": "attn",
-    "attn, sinks masked": "attn",
-    "rollout": rollout,
-    "grad": "grad",
-    "gradcam": gradcam,
-    "agcam": agcam,
-    "agcam_reference": agcam_reference,
-    "relevancy": relevancy,
-}
-"""The methods scored, by the name the table shows: ``trace.map(0, mode=...)``; "attn, sinks masked" is attention
-with ``T.MaskSinks(trace.sinks())`` applied before the mean over layers and heads."""
+_SCORED: dict[str, Method] = {"attn": "attn", "attn, sinks masked": "attn", "grad": "grad", **lib.METHODS}
+METHODS: dict[str, Method] = dict(sorted(_SCORED.items(), key=lambda item: needs_of_all([item[1]]).gradients))
+"""The methods scored, by the name the table shows: ``trace.map(0, mode=...)``: the string modes and every method of
+``lib.METHODS``, those that read no gradient first; "attn, sinks masked" is attention with
+``T.MaskSinks(trace.sinks())`` applied before the mean over layers and heads."""
 
-GRADIENT_FREE = ("attn", "attn, sinks masked", "rollout")
-"""Methods that read no gradient: scored once per ``align``."""
+GRADIENT_FREE = tuple(name for name, method in METHODS.items() if not needs_of_all([method]).gradients)
+"""Methods that read no gradient (by their declared needs): scored once per ``align``."""
 
 REFERENCE_METHODS = ("attn", "grad", "gradcam", "agcam")
 """The reference library's methods, scored its way (token row, whole-sequence gradient)."""
