@@ -36,6 +36,7 @@ def test_round_trip_is_exact_and_needs_no_model(name: str, tmp_path: Path) -> No
     assert loaded.special_mask == trace.special_mask
     assert loaded.gen_start == trace.gen_start and loaded.modes == trace.modes
     assert [p.tobytes() for p in loaded.images] == [p.convert("RGB").tobytes() for p in trace.images]
+    # exact, here and below: a round trip through the file, and the same gathers on the bit-identical data
     assert torch.equal(loaded.attn, trace.attn)  # type: ignore[arg-type]
     positions = trace.text_positions
     assert torch.equal(loaded.maps(positions, "attn"), trace.maps(positions, "attn"))
@@ -58,7 +59,7 @@ def test_sequence_gradients_round_trip(tmp_path: Path) -> None:
     trace.save(tmp_path / "t.safetensors")
     loaded = Trace.load(tmp_path / "t.safetensors")
     positions = trace.text_positions
-    assert torch.equal(loaded.maps(positions, "grad"), trace.maps(positions, "grad"))
+    assert torch.equal(loaded.maps(positions, "grad"), trace.maps(positions, "grad"))  # exact: a round trip
 
 
 @pytest.fixture(scope="module")
@@ -147,6 +148,7 @@ def test_method_data_round_trips_and_maps_the_same(name: str, tmp_path: Path) ->
     trace = extractor.capture(**case.inputs, generated_ids=case.generated, images=[case.image])
     trace.save(tmp_path / "t.safetensors")
     loaded = Trace.load(tmp_path / "t.safetensors")
+    # exact, here and below: a round trip through the file, and the same method on the bit-identical data
     assert loaded.scores is not None and torch.equal(loaded.scores, trace.scores)
     assert loaded.matrices is not None and trace.matrices is not None and loaded.matrices.kinds == trace.matrices.kinds
     for method in methods:
@@ -159,6 +161,7 @@ def test_per_token_method_data_not_kept_is_named_after_loading(tmp_path: Path) -
     trace = extractor.capture(**case.inputs, generated_ids=case.generated, images=[case.image])
     trace.save(tmp_path / "t.safetensors")
     loaded = Trace.load(tmp_path / "t.safetensors")
+    # exact: the same method on the bit-identical data read back
     assert torch.equal(loaded.map(0, lib.rollout).tensor(), trace.map(0, lib.rollout).tensor())
     with pytest.raises(ValueError, match="relevancy needs the gradients of the whole attention matrices"):
         loaded.map(0, lib.relevancy)

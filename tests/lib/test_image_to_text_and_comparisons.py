@@ -97,7 +97,7 @@ def test_sinks_are_the_cells_every_query_attends_to() -> None:
     sinks = trace.sinks()
     assert sinks.shape == (2, 3, ROWS, COLS)
     assert torch.nonzero(sinks).tolist() == [[1, 2, 1, 1]]
-    masked = trace.map(2) >> T.MaskSinks(sinks)
+    masked = trace.map(2) >> T.MaskSinks(sinks)  # exact below: masking keeps the other values as they are
     assert masked.tensor()[1, 2, 1, 1] == 0 and torch.equal(masked.tensor()[0], trace.map(2).tensor()[0])
     aggregated = trace.map(2).agg() >> T.MaskSinks(sinks)  # any layer/head's sink is masked on an aggregate
     assert aggregated.tensor()[0, 0, 1, 1] == 0
