@@ -77,7 +77,7 @@ def test_no_module_imports_one_that_imports_it_back_at_load_time() -> None:
         path.append(module)
         for target in sorted(graph[module]):
             if state[target] == 1:
-                cycles.append(path[path.index(target) :] + [target])
+                cycles.append([*path[path.index(target) :], target])
             elif state[target] == 0:
                 walk(target)
         path.pop()
