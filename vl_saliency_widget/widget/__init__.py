@@ -1,4 +1,15 @@
-"""The JupyterLab widget: ``display(SaliencyWidget(trace))``."""
+"""The JupyterLab widget: ``display(SaliencyWidget(trace))``.
+
+``saliency`` holds the widget class: its traits and the observers that hand the work to one module per concern:
+
+- ``methods``: the method menu, and why a method is not in it (what its declared needs lack);
+- ``content``: what the view is told once (token strip, pictures) and checks on the trace and image;
+- ``maps``: a token's map for what the controls hold, and which previews need no backward pass;
+- ``previews``: every token's aggregated map in one buffer with ready flags, and the cache of full maps;
+- ``protocol``: the messages from the view, parsed into typed requests, and those sent to it;
+- ``regions``: image to text, compare and head rankings, as the traits hold them;
+- ``export``: the self-contained HTML page; ``assets``: the built front end; ``serialize``: arrays as bytes.
+"""
 
 from .saliency import SaliencyWidget
 

@@ -1,4 +1,5 @@
-"""What the widget's image-to-text, compare and head-ranking features send: regions in the view's units."""
+"""What the widget's image-to-text, compare and head-ranking features send: regions in the view's units, the map
+as shown (selected heads or the aggregate), region scores, comparisons and rankings as trait values."""
 
 from __future__ import annotations
 
@@ -8,38 +9,34 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..core.map import SaliencyMap
 from ..core.regions import Region, region_mask
+from ..core.trace import Trace
+from ..layouts.base import ImageLayout
+from ..lib.compare import difference
 from ..lib.heads import HeadRanking
-from .serialize import encode_array
+from .maps import Controls
+from .protocol import PickRegion
+from .serialize import decode_array, encode_array
 
 RANKED_HEADS = 5
 """How many of a HeadRanking's heads the grid marks with their rank."""
 
 
-def region_from_view(content: dict[str, Any], size: tuple[int, int], grid: tuple[int, int]) -> Region | None:
-    """The region a view message names, in the units ``trace.tokens_for`` takes.
+def region_from_view(pick: PickRegion, size: tuple[int, int], grid: tuple[int, int]) -> Region | None:
+    """The region a click or drag on the view names, in the units ``trace.tokens_for`` takes.
 
-    ``{"point": [x, y]}`` (fractions of the picture's width and height) is the cell under it,
-    ``{"box": [left, top, right, bottom]}`` (fractions) a box in pixels of a ``size`` = (width, height) picture,
-    anything else (``{"region": None}``) no region. ``grid`` is (rows, cols) of the map.
-
-    Raises:
-        ValueError: the point or box is not two or four numbers.
+    A ``point`` (fractions of the picture's width and height) is the cell under it in a ``grid`` = (rows, cols)
+    map, a ``box`` (fractions) a box in pixels of a ``size`` = (width, height) picture, neither no region.
     """
     (width, height), (rows, cols) = size, grid
-    if "point" in content:
-        x, y = _numbers(content["point"], 2)
+    if pick.point is not None:
+        x, y = pick.point
         return (min(max(int(y * rows), 0), rows - 1), min(max(int(x * cols), 0), cols - 1))
-    if "box" in content:
-        left, top, right, bottom = _numbers(content["box"], 4)
+    if pick.box is not None:
+        left, top, right, bottom = pick.box
         return (left * width, top * height, right * width, bottom * height)
     return None
-
-
-def _numbers(value: Any, count: int) -> list[float]:
-    if not isinstance(value, list) or len(value) != count or not all(isinstance(v, (int, float)) for v in value):
-        raise ValueError(f"The view sent {value!r} where {count} numbers (fractions of the picture) belong.")
-    return [float(v) for v in value]
 
 
 def outline(region: Region, size: tuple[int, int], grid: tuple[int, int]) -> list[float]:
@@ -57,6 +54,47 @@ def scores_state(scores: torch.Tensor, box: list[float], image_index: int, mode:
         "box": box,
         "image_index": image_index,
         "mode": mode,
+    }
+
+
+def check_region(region: Any, layout: ImageLayout) -> Any:
+    """``region`` when it is None or a region of ``layout``'s picture; else a ValueError that says why."""
+    if region is not None:
+        try:
+            outline(region, layout.size, layout.view().grid)
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"w.region: {error}") from None
+    return region
+
+
+def score_region(trace: Trace, region: Region, controls: Controls) -> dict[str, Any]:
+    """The ``region_scores`` trait: ``trace.tokens_for(region)`` on the controls' image with their reductions and
+    method when it is a string mode (else "attn"), and the cells the region covers."""
+    index, mode = controls.image_index, controls.method if isinstance(controls.method, str) else "attn"
+    layout = trace.image_layouts[index]
+    scores = trace.tokens_for(region, index, mode, layer_reduce=controls.layer_reduce, head_reduce=controls.head_reduce)
+    return scores_state(scores, outline(region, layout.size, layout.view().grid), index, mode)
+
+
+def token_scores(region_scores: dict[str, Any]) -> torch.Tensor | None:
+    """FloatTensor [T]: the scores a ``region_scores`` trait holds (a copy), or None for an empty one."""
+    if not region_scores:
+        return None
+    return torch.from_numpy(decode_array(region_scores["scores"]).copy())
+
+
+def comparison_state(
+    token: int, compare_token: int, mode: str, image_index: int, first: SaliencyMap, second: SaliencyMap
+) -> dict[str, Any]:
+    """The ``comparison`` trait: ``lib.difference(first, second)`` (the two tokens' maps as shown), float32
+    [h, w], and what it compares."""
+    values = difference(first, second)
+    return {
+        "token": token,
+        "compare_token": compare_token,
+        "mode": mode,
+        "image_index": image_index,
+        "values": encode_array(values.numpy()[0, 0].astype(np.float32)),
     }
 
 

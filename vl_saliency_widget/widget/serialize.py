@@ -32,6 +32,11 @@ def encode_array(array: np.ndarray) -> dict[str, Any]:
     return {"data": data, "dtype": array.dtype.name, "shape": list(array.shape)}
 
 
+def decode_array(spec: dict[str, Any]) -> np.ndarray:
+    """The array an ``encode_array`` spec holds (read-only: it shares memory with ``data``; copy to write)."""
+    return np.frombuffer(spec["data"], dtype=spec["dtype"]).reshape(spec["shape"])
+
+
 def pack_message(content: dict[str, Any]) -> tuple[dict[str, Any], list[memoryview]]:
     """Split encoded arrays (top-level values of ``content``) into message buffers.
 
