@@ -25,19 +25,6 @@ from vl_saliency_widget.widget import SaliencyWidget
 
 from .widget.synthetic import synthetic_trace
 
-
-@pytest.fixture(scope="module")
-def trace() -> Trace:
-    model, processor = tiny_vlm("qwen2_vl")
-    image = tiny_image()
-    inputs = tiny_inputs("qwen2_vl", processor, images=[image])
-    with torch.inference_mode():
-        generated = model.generate(**inputs, max_new_tokens=3, min_new_tokens=3, do_sample=False)
-    return SaliencyExtractor(model, processor, store_grads=False).capture(
-        **inputs, generated_ids=generated, images=[image]
-    )
-
-
 MAP = SaliencyMap(torch.rand(2, 3, 4, 5))
 
 
@@ -107,10 +94,10 @@ MATRIX: list[tuple[str, Callable[[Trace], Any], type[Exception], str]] = [
 
 @pytest.mark.parametrize(("misuse", "call", "error", "message"), MATRIX, ids=[row[0] for row in MATRIX])
 def test_misuse_gets_a_clear_error(
-    trace: Trace, misuse: str, call: Callable[[Trace], Any], error: type[Exception], message: str
+    qwen_trace: Trace, misuse: str, call: Callable[[Trace], Any], error: type[Exception], message: str
 ) -> None:
     with pytest.raises(error, match=message):
-        call(trace)
+        call(qwen_trace)
 
 
 def test_a_constant_map_normalises_to_finite_zeros() -> None:
@@ -179,10 +166,10 @@ WIDGET_MATRIX: list[tuple[str, Callable[[Trace], Any], type[Exception], str]] = 
 
 @pytest.mark.parametrize(("misuse", "call", "error", "message"), WIDGET_MATRIX, ids=[row[0] for row in WIDGET_MATRIX])
 def test_widget_misuse_gets_a_clear_error(
-    trace: Trace, misuse: str, call: Callable[[Trace], Any], error: type[Exception], message: str
+    qwen_trace: Trace, misuse: str, call: Callable[[Trace], Any], error: type[Exception], message: str
 ) -> None:
     with pytest.raises(error, match=message):
-        call(trace)
+        call(qwen_trace)
 
 
 # -- the widget: misuses once it runs, shown in its error banner; the next selection works again -----------------
@@ -210,15 +197,15 @@ WIDGET_SHOWN: list[tuple[str, Callable[[SaliencyWidget], Any], str]] = [
 
 @pytest.mark.parametrize(("misuse", "act", "message"), WIDGET_SHOWN, ids=[row[0] for row in WIDGET_SHOWN])
 def test_widget_shows_a_misuse_and_stays_usable(
-    trace: Trace, misuse: str, act: Callable[[SaliencyWidget], Any], message: str
+    qwen_trace: Trace, misuse: str, act: Callable[[SaliencyWidget], Any], message: str
 ) -> None:
-    widget = SaliencyWidget(trace)
+    widget = SaliencyWidget(qwen_trace)
     sent: list[dict[str, Any]] = []
     widget.send = lambda content, buffers=None: sent.append(content)  # type: ignore[method-assign]
     act(widget)
     assert re.search(message, widget.error), widget.error
     widget.pipeline = None
-    target = next(p for p in reversed(trace.text_positions) if p != widget.token)
+    target = next(p for p in reversed(qwen_trace.text_positions) if p != widget.token)
     _select(widget, target, 9)
     assert widget.error == "" and widget.token == target
     assert sent[-1]["id"] == 9 and "error" not in sent[-1]

@@ -15,10 +15,8 @@ import pytest
 from matplotlib.figure import Figure
 
 from vl_saliency_widget import SaliencyMap
-from vl_saliency_widget.testing import tiny_image, tiny_inputs, tiny_vlm
+from vl_saliency_widget.testing import ARCHITECTURES, tiny_image, tiny_inputs, tiny_vlm
 from vl_saliency_widget.transforms import TraceTransform
-
-from .core.conftest import CAPTURED
 
 matplotlib.use("Agg")
 
@@ -39,7 +37,7 @@ def readme_examples() -> list[str]:
     return examples
 
 
-@pytest.mark.parametrize("name", CAPTURED)
+@pytest.mark.parametrize("name", ARCHITECTURES)
 def test_readme_examples_run_verbatim(name: str) -> None:
     import torch
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import torch
 
+from tests.cases import Case
 from vl_saliency_widget import SaliencyExtractor
 from vl_saliency_widget.layouts import uses_cross_attention
 from vl_saliency_widget.selectors import AbsoluteIndex
-
-from .conftest import Case
 
 
 def full_inputs(case: Case, model_type: str) -> dict[str, torch.Tensor]:

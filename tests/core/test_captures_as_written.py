@@ -7,11 +7,10 @@ import pytest
 import torch
 from transformers.generation.utils import GenerateDecoderOnlyOutput
 
+from tests.cases import Case, make_case
 from vl_saliency_widget import SaliencyExtractor, Trace
 from vl_saliency_widget.core.extractor import readable_bytes
 from vl_saliency_widget.selectors import AbsoluteIndex
-
-from .conftest import Case, make_case
 
 # The same capture with and without the caller's no_grad: autograd is on inside the capture either way, so the
 # same kernels run on the same inputs; 1e-6 leaves room only for a kernel choice that depends on grad mode.

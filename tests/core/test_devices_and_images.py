@@ -7,10 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.cases import make_case
 from vl_saliency_widget import SaliencyExtractor
-from vl_saliency_widget.testing import tiny_image, tiny_inputs, tiny_vlm
-
-from .conftest import CAPTURED, make_case
+from vl_saliency_widget.testing import ARCHITECTURES, tiny_image, tiny_inputs, tiny_vlm
 
 accelerate = pytest.importorskip("accelerate")
 
@@ -38,7 +37,7 @@ def test_capture_through_accelerate_offload_hooks(tmp_path: Path) -> None:
     assert trace.map(2, "grad").tensor().abs().max() > 0
 
 
-@pytest.mark.parametrize("name", CAPTURED)
+@pytest.mark.parametrize("name", ARCHITECTURES)
 def test_two_images_map_to_their_own_tokens(name: str) -> None:
     model, processor = tiny_vlm(name)
     first, second = tiny_image(seed=1, size=(84, 56)), tiny_image(seed=2, size=(40, 120))

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.cases import Case, make_case
 from vl_saliency_widget import SaliencyExtractor, Trace, lib
 from vl_saliency_widget.selectors import AbsoluteIndex
 
-from .conftest import Case, make_case
 from .test_capture import eager_attentions, view_slice
 
 

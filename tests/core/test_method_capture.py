@@ -11,13 +11,13 @@ from __future__ import annotations
 import pytest
 import torch
 
+from tests.cases import Case
 from vl_saliency_widget import SaliencyExtractor, lib
 from vl_saliency_widget import transforms as T
 from vl_saliency_widget.core.map import SaliencyMap
 from vl_saliency_widget.core.method import MethodInputs, Needs, TraceMethod
 from vl_saliency_widget.layouts import uses_cross_attention
 
-from .conftest import Case
 from .test_capture import full_inputs
 
 

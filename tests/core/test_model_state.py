@@ -7,9 +7,8 @@ from typing import Any
 import pytest
 import torch
 
+from tests.cases import Case, make_case
 from vl_saliency_widget import SaliencyExtractor
-
-from .conftest import Case, make_case
 
 
 def snapshot(model: Any) -> dict[str, Any]:

@@ -9,9 +9,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from tests.cases import Case
 from vl_saliency_widget import SaliencyExtractor
-
-from .conftest import Case
 
 vl_saliency = pytest.importorskip("vl_saliency", reason="the reference library is a test-only dependency")
 

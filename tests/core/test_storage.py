@@ -10,12 +10,11 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
+from tests.cases import make_case
 from vl_saliency_widget import SaliencyExtractor, Trace, lib
 from vl_saliency_widget.core.storage import FORMAT_VERSION, METADATA_KEY
 from vl_saliency_widget.selectors import AbsoluteIndex
 from vl_saliency_widget.testing import tiny_image, tiny_inputs, tiny_vlm
-
-from .conftest import make_case
 
 
 @pytest.mark.parametrize("name", ["qwen2_vl", "llava_next", "mllama"])

@@ -9,10 +9,9 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
+from tests.cases import make_case
 from vl_saliency_widget import SaliencyExtractor, Trace
 from vl_saliency_widget.core.storage import CHECKSUM_KEY, FORMAT_VERSION, METADATA_KEY, _checksum, read_trace_file
-
-from .conftest import make_case
 
 ADDED_IN_4 = ("has_grad", "layer_indices", "head_indices")
 

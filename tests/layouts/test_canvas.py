@@ -8,9 +8,7 @@ import torch
 from vl_saliency_widget import SaliencyExtractor
 from vl_saliency_widget.layouts import ImageLayout, View
 from vl_saliency_widget.layouts.canvas import RUNS_AS_SLICES, Canvas, canvas
-from vl_saliency_widget.testing import tiny_image, tiny_inputs, tiny_vlm
-
-from ..core.conftest import CAPTURED
+from vl_saliency_widget.testing import ARCHITECTURES, tiny_image, tiny_inputs, tiny_vlm
 
 
 def test_coarse_view_spreads_evenly_over_the_fine_cells_it_covers() -> None:
@@ -36,7 +34,7 @@ def test_a_cropped_view_leaves_the_rest_of_the_picture_empty() -> None:
     torch.testing.assert_close(out, torch.tensor([[0.0, 1.0, 2.0, 0.0], [0.0, 3.0, 4.0, 0.0]]))
 
 
-@pytest.mark.parametrize("name", CAPTURED)
+@pytest.mark.parametrize("name", ARCHITECTURES)
 def test_whole_picture_map_totals_the_attention_paid_to_the_image(name: str) -> None:
     model, processor = tiny_vlm(name)
     image = tiny_image(seed=4, size=(84, 56))

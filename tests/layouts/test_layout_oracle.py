@@ -12,9 +12,7 @@ from PIL import Image, ImageDraw
 
 from vl_saliency_widget import SaliencyExtractor
 from vl_saliency_widget.layouts import Box, View
-from vl_saliency_widget.testing import tiny_image, tiny_inputs, tiny_vlm
-
-from ..core.conftest import CAPTURED
+from vl_saliency_widget.testing import ARCHITECTURES, tiny_image, tiny_inputs, tiny_vlm
 
 
 def language_model_embeddings(model: Any, inputs: Any) -> torch.Tensor:
@@ -64,7 +62,7 @@ def overlaps(a: Box, b: Box) -> bool:
     return min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1])
 
 
-CASES = [(name, {}) for name in CAPTURED] + [("gemma3", {"do_pan_and_scan": True})]
+CASES = [(name, {}) for name in ARCHITECTURES] + [("gemma3", {"do_pan_and_scan": True})]
 
 
 @pytest.mark.parametrize(("name", "options"), CASES, ids=[n + (" pan-and-scan" if o else "") for n, o in CASES])

@@ -18,9 +18,9 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.cases import Case
 from vl_saliency_widget import SaliencyExtractor, Trace
 from vl_saliency_widget.core.storage import read_trace_file, write_trace_file
-from vl_saliency_widget.testing import tiny_image, tiny_inputs, tiny_vlm
 
 
 def fuzz(examples: int) -> settings:
@@ -29,13 +29,11 @@ def fuzz(examples: int) -> settings:
 
 
 @pytest.fixture(scope="module")
-def saved(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    model, processor = tiny_vlm("qwen2_vl")
-    image = tiny_image()
-    inputs = tiny_inputs("qwen2_vl", processor, images=[image])
-    with torch.inference_mode():
-        generated = model.generate(**inputs, max_new_tokens=3, min_new_tokens=3, do_sample=False)
-    trace = SaliencyExtractor(model, processor).capture(**inputs, generated_ids=generated.clone(), images=[image])
+def saved(tmp_path_factory: pytest.TempPathFactory, qwen_case: Case) -> Path:
+    model, processor, image = qwen_case.model, qwen_case.processor, qwen_case.image
+    trace = SaliencyExtractor(model, processor).capture(
+        **qwen_case.inputs, generated_ids=qwen_case.generated, images=[image]
+    )
     trace.maps(trace.text_positions[-2:], "grad")  # per-token gradient rows go into the file
     path = tmp_path_factory.mktemp("fuzz") / "trace.safetensors"
     trace.save(path)
