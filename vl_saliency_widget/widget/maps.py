@@ -79,12 +79,12 @@ class Maps:
         return SaliencyMap(torch.stack([values[layer, head] for layer, head in heads]).mean(0)[None, None])
 
     def refresh(self) -> None:
-        """New previews: every token the method maps without a backward pass ("attn", or a token whose gradient is
-        kept), a string mode's all at once without a pipeline (``gather``), the rest one by one. What was stored
-        before an error stays stored."""
+        """New previews: every token the method maps without a backward pass (``Trace.ready``, from the needs the
+        method declares), a string mode's all at once without a pipeline (``gather``), the rest one by one. What
+        was stored before an error stays stored."""
         self.previews.clear()
         method, pipeline = self.controls().method, self.controls().pipeline
-        ready = [position for position in self.previews.row if method == "attn" or self.trace.grad_ready(position)]
+        ready = [position for position in self.previews.row if self.trace.ready(method, position)]
         fast = self.gather(method) if pipeline is None and isinstance(method, str) else None
         self.previews.fill(ready, lambda position: self.aggregate(self.compute(position)), fast)
 
