@@ -1,5 +1,5 @@
-"""What the widget's method menu offers and says: previews ready from a method's declared needs, and the traits'
-documentation."""
+"""What the widget's method menu offers and says: previews ready from a method's declared needs, the error for a
+method the trace cannot run, and the traits' documentation."""
 
 from __future__ import annotations
 
@@ -8,11 +8,14 @@ from typing import Any
 
 import numpy as np
 import pytest
+from traitlets import TraitError
 
 from vl_saliency_widget import SaliencyExtractor, Trace, lib
 from vl_saliency_widget.selectors import AbsoluteIndex
 from vl_saliency_widget.testing import tiny_image, tiny_inputs, tiny_vlm
 from vl_saliency_widget.widget import SaliencyWidget
+
+from .synthetic import synthetic_trace
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +62,24 @@ def test_rollout_previews_every_token_at_once_and_gradient_methods_only_what_is_
     ready = decode(widget.previews["ready"])
     computed = [trace.ready("grad", p) for p in trace.text_positions]
     assert ready.tolist() == [int(c) for c in computed] and 0 < ready.sum() < len(ready)
+
+
+def test_a_builtin_method_missing_from_the_menu_says_what_its_needs_lack_and_how_to_capture_them(
+    rollout_trace: Trace,
+) -> None:
+    widget = make(rollout_trace)
+    assert "agcam" not in widget.methods
+    with pytest.raises(TraitError) as refused:
+        widget.mode = "agcam"
+    message = str(refused.value)
+    assert "lib.agcam needs pre-softmax scores" in message
+    assert "SaliencyExtractor(model, processor, methods=[lib.agcam])" in message
+    assert "store_attns" not in message, "agcam's scores do not come from store_attns/store_grads"
+    with pytest.raises(TraitError, match=r"'attn' needs attention \(store_attns=True\)"):
+        make(synthetic_trace(["a", "b", "c"], attn=False), mode="attn")
+    with pytest.raises(TraitError, match=r"Unknown method 'nope': choose one of .*lib\.agcam") as unknown:
+        widget.mode = "nope"
+    assert "store_grads" not in str(unknown.value)
 
 
 def test_every_trait_is_documented_and_the_docstring_names_the_synced_ones() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..core.method import Method, needs_of
+from ..core.method import Method, needs_of, needs_of_all
 from ..core.trace import Trace
 from ..lib import METHODS
 
@@ -39,14 +39,24 @@ def menu(trace: Trace, mode: Method | None, methods: Mapping[str, Method] | None
 
 
 def check_mode(name: Any, choices: Mapping[str, Method], trace: Trace) -> str:
-    """``name`` when the menu holds it; else a ValueError that lists the menu."""
+    """``name`` when the menu holds it; else a ValueError that says why it is not there and what to do: for a
+    built-in method, what its declared needs lack and how to capture them (``Trace.check_needs``)."""
     if name in choices:
         return str(name)
-    raise ValueError(
-        f"Unknown method {name!r}: choose one of {list(choices)}. The menu holds only "
-        f"the methods this trace's data supports (it holds {' and '.join(trace.modes)}); capture with "
-        "store_attns=True and store_grads=True for the attention and gradient methods."
+    says = (
+        f"Unknown method {name!r}: choose one of {list(choices)}. The menu holds only the methods this trace's "
+        f"data supports (it holds {' and '.join(trace.modes) or 'neither attention nor gradients'})"
     )
+    builtin: dict[str, Method] = {"attn": "attn", "grad": "grad", **METHODS}
+    if isinstance(name, str) and name in builtin:
+        method = builtin[name]
+        try:
+            trace.check_needs(needs_of_all([method]), repr(name) if isinstance(method, str) else f"lib.{name}")
+        except ValueError as lacking:
+            raise ValueError(f"{says}. {lacking}") from None
+    absent = ", ".join(f"lib.{key}" for key in METHODS if key not in choices)
+    lacks = f"; not in it, for want of data: {absent} (set mode to one to see what it needs)" if absent else ""
+    raise ValueError(f"{says}, and those passed as SaliencyWidget(trace, methods={{name: fn}}){lacks}.")
 
 
 def check_pipeline(value: Any) -> Any:
