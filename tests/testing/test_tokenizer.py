@@ -12,6 +12,7 @@ SPACE_MARKER = {
     "GemmaTokenizer": "▁",
     "LlamaTokenizer": "▁",
     "Qwen2Tokenizer": "Ġ",
+    "Qwen3_5Tokenizer": "Ġ",
     "TokenizersBackend": "Ġ",
     "CohereTokenizer": "Ġ",
 }

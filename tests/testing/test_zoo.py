@@ -40,7 +40,11 @@ from transformers import (
     Qwen2Tokenizer,
     Qwen2VLForConditionalGeneration,
     Qwen2VLProcessor,
+    Qwen3_5ForConditionalGeneration,
+    Qwen3_5MoeForConditionalGeneration,
+    Qwen3_5Tokenizer,
     Qwen3VLForConditionalGeneration,
+    Qwen3VLMoeForConditionalGeneration,
     Qwen3VLProcessor,
     SmolVLMForConditionalGeneration,
     SmolVLMProcessor,
@@ -50,6 +54,7 @@ from transformers.models.got_ocr2.image_processing_pil_got_ocr2 import get_optim
 from transformers.models.llava_onevision.modeling_llava_onevision import get_anyres_image_grid_shape
 from transformers.models.mllama.image_processing_pil_mllama import get_all_supported_aspect_ratios
 
+from vl_saliency_widget import SaliencyExtractor
 from vl_saliency_widget.layouts import registered_model_types
 from vl_saliency_widget.testing import ARCHITECTURES, tiny_image, tiny_inputs, tiny_vlm
 
@@ -69,6 +74,9 @@ EXPECTED_CLASSES = {
     "llava_onevision": (LlavaOnevisionForConditionalGeneration, LlavaOnevisionProcessor, Qwen2Tokenizer),
     "aya_vision": (AyaVisionForConditionalGeneration, AyaVisionProcessor, CohereTokenizer),
     "mllama": (MllamaForConditionalGeneration, MllamaProcessor, TokenizersBackend),
+    "qwen3_5": (Qwen3_5ForConditionalGeneration, Qwen3VLProcessor, Qwen3_5Tokenizer),
+    "qwen3_5_moe": (Qwen3_5MoeForConditionalGeneration, Qwen3VLProcessor, Qwen3_5Tokenizer),
+    "qwen3_vl_moe": (Qwen3VLMoeForConditionalGeneration, Qwen3VLProcessor, Qwen2Tokenizer),
 }
 
 DEFAULT_IMAGE_TOKENS = {
@@ -86,6 +94,9 @@ DEFAULT_IMAGE_TOKENS = {
     "llava_onevision": 4 * 4 + 8 * (12 + 1),  # base view, then 2 x 4 tiles of 4 x 4 unpadded to 8 rows of 12 + newline
     "aya_vision": (2 * 3 + 1) * 4 * 4,  # 2 x 3 tiles and the thumbnail, 4 x 4 tokens each
     "mllama": 1,  # the image enters through cross-attention
+    "qwen3_5": 4 * 5,  # as qwen3_vl
+    "qwen3_5_moe": 4 * 5,
+    "qwen3_vl_moe": 4 * 5,
 }
 """Image tokens for the default example picture (84 x 56 px): rows x cols of each view."""
 
@@ -97,6 +108,9 @@ NEIGHBOURS = {
     "qwen2_vl": ("<|vision_start|>", "<|vision_end|>"),
     "qwen2_5_vl": ("<|vision_start|>", "<|vision_end|>"),
     "qwen3_vl": ("<|vision_start|>", "<|vision_end|>"),
+    "qwen3_5": ("<|vision_start|>", "<|vision_end|>"),
+    "qwen3_5_moe": ("<|vision_start|>", "<|vision_end|>"),
+    "qwen3_vl_moe": ("<|vision_start|>", "<|vision_end|>"),
     "llava_onevision": ("Ġ", "Ċ"),
     "mllama": ("ĊĊ", "What"),
 }
@@ -126,6 +140,8 @@ PROMPTS = {
     "<|im_start|> assistant Ċ",
     "qwen3_vl": "<|im_start|> user Ċ <|vision_start|> <|image_pad|>*20 <|vision_end|> "
     "What Ġcolor Ġis Ġthe Ġcircle ? <|im_end|> Ċ <|im_start|> assistant Ċ",
+    "qwen3_5": "<|im_start|> user Ċ <|vision_start|> <|image_pad|>*20 <|vision_end|> "
+    "What Ġcolor Ġis Ġthe Ġcircle ? <|im_end|> Ċ <|im_start|> assistant Ċ <think> ĊĊ </think> ĊĊ",
     "llava_onevision": "<|im_start|> user Ġ <image>*120 Ċ What Ġcolor Ġis Ġthe Ġcircle ? <|im_end|> "
     "<|im_start|> assistant Ċ",
     "aya_vision": "<BOS_TOKEN> <|START_OF_TURN_TOKEN|> <|USER_TOKEN|> <|START_OF_IMG|> "
@@ -299,7 +315,17 @@ def test_image_tokens_match_config_and_image_features(zoo: Zoo) -> None:
     assert image_feature_rows(zoo, zoo.inputs) == expected
 
 
-@pytest.mark.parametrize(("name", "grid"), [("qwen2_vl", (4, 6)), ("qwen2_5_vl", (4, 6)), ("qwen3_vl", (4, 5))])
+@pytest.mark.parametrize(
+    ("name", "grid"),
+    [
+        ("qwen2_vl", (4, 6)),
+        ("qwen2_5_vl", (4, 6)),
+        ("qwen3_vl", (4, 5)),
+        ("qwen3_5", (4, 5)),
+        ("qwen3_5_moe", (4, 5)),
+        ("qwen3_vl_moe", (4, 5)),
+    ],
+)
 def test_qwen_default_picture_gives_a_non_square_grid(name: str, grid: tuple[int, int]) -> None:
     model, processor = tiny_vlm(name)
     merge = model.config.vision_config.spatial_merge_size
@@ -453,3 +479,13 @@ def test_tiny_image_is_deterministic_and_sized() -> None:
     assert image.tobytes() != tiny_image(seed=5, size=(50, 30)).tobytes()
     assert len(np.unique(np.asarray(image).reshape(-1, 3), axis=0)) >= 4  # background and three shapes
     assert tiny_image().size == (84, 56)
+
+
+@pytest.mark.parametrize("name", ["qwen3_5", "qwen3_5_moe"])
+def test_qwen3_5_attention_maps_come_from_the_full_attention_layers_only(name: str) -> None:
+    model, processor = tiny_vlm(name)
+    # Layer 0 is Gated DeltaNet linear attention (no attention matrix), layer 1 ordinary full attention.
+    assert model.config.text_config.layer_types == ["linear_attention", "full_attention"]
+    trace = SaliencyExtractor(model, processor, store_grads=False).capture(**tiny_inputs(name, processor))
+    assert trace.attn is not None
+    assert trace.attn.shape[0] == 1

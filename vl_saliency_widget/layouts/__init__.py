@@ -1,6 +1,6 @@
 """Image layouts per architecture family, and the registry that picks one by ``config.model_type``."""
 
-from . import gemma, idefics3, llava, llava_next, mistral, mllama, qwen, tiled
+from . import gemma, idefics3, llava, llava_next, mistral, mllama, qwen, qwen_variants, tiled
 from .base import (
     Box,
     ImageLayout,
@@ -30,6 +30,7 @@ __all__ = [
     "mllama",
     "processed_pictures",
     "qwen",
+    "qwen_variants",
     "register_layout",
     "register_pictures",
     "registered_model_types",
