@@ -6,16 +6,11 @@ import torch
 from transformers import LlavaForConditionalGeneration, LlavaProcessor
 
 from vl_saliency_widget.demo import toy_samples
-from vl_saliency_widget.demo.data import CELL, GRID, HELD_OUT_SEED, Sample
+from vl_saliency_widget.demo.data import CELL, GRID, HELD_OUT_SEED
 from vl_saliency_widget.demo.model import WEIGHTS_DIR
+from vl_saliency_widget.demo.parts import chat_inputs
 
 Toy = tuple[LlavaForConditionalGeneration, LlavaProcessor]
-
-
-def _inputs(processor: LlavaProcessor, sample: Sample) -> dict[str, torch.Tensor]:
-    return processor.apply_chat_template(
-        sample.messages, tokenize=True, return_dict=True, return_tensors="pt", add_generation_prompt=True
-    )
 
 
 def test_the_chat_template_writes_a_llava_prompt_with_one_token_per_patch(toy: Toy) -> None:
@@ -24,7 +19,7 @@ def test_the_chat_template_writes_a_llava_prompt_with_one_token_per_patch(toy: T
     messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "What color is the shape?"}]}]
     text = processor.apply_chat_template(messages, add_generation_prompt=True)
     assert text == "USER: <image>\nWhat color is the shape? ASSISTANT:"
-    inputs = _inputs(processor, sample)
+    inputs = chat_inputs(processor, sample.messages)
     tokens = processor.tokenizer.convert_ids_to_tokens(inputs["input_ids"][0])
     assert tokens == [
         "<s>",
@@ -48,7 +43,7 @@ def test_the_tokenizer_ignores_case_and_maps_unknown_words_to_unk(toy: Toy) -> N
 def test_each_image_token_carries_only_its_own_patch(toy: Toy) -> None:
     model, processor = toy
     sample = toy_samples(1)[0]
-    pixel_values = _inputs(processor, sample)["pixel_values"]
+    pixel_values = chat_inputs(processor, sample.messages)["pixel_values"]
     changed = pixel_values.clone()
     row, col = 2, 5
     changed[..., row * CELL : (row + 1) * CELL, col * CELL : (col + 1) * CELL] = 2.0
@@ -61,13 +56,7 @@ def test_each_image_token_carries_only_its_own_patch(toy: Toy) -> None:
 def test_the_shipped_model_answers_held_out_questions_and_stops(toy: Toy) -> None:
     model, processor = toy
     samples = toy_samples(100, HELD_OUT_SEED)
-    inputs = processor.apply_chat_template(
-        [sample.messages for sample in samples],
-        tokenize=True,
-        return_dict=True,
-        return_tensors="pt",
-        add_generation_prompt=True,
-    )
+    inputs = chat_inputs(processor, [sample.messages for sample in samples])
     with torch.no_grad():
         generated = model.generate(**inputs, max_new_tokens=4, do_sample=False)
     answers = generated[:, inputs["input_ids"].shape[1] :]

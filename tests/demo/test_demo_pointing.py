@@ -12,6 +12,7 @@ from transformers import LlavaForConditionalGeneration, LlavaProcessor
 from vl_saliency_widget import SaliencyExtractor
 from vl_saliency_widget.demo import toy_samples
 from vl_saliency_widget.demo.data import HELD_OUT_SEED
+from vl_saliency_widget.demo.parts import chat_inputs
 
 Toy = tuple[LlavaForConditionalGeneration, LlavaProcessor]
 
@@ -26,9 +27,7 @@ def test_attention_for_the_answer_points_at_the_queried_shape(toy: Toy) -> None:
     samples = toy_samples(50, HELD_OUT_SEED)
     hits = 0
     for sample in samples:
-        inputs = processor.apply_chat_template(
-            sample.messages, tokenize=True, return_dict=True, return_tensors="pt", add_generation_prompt=True
-        )
+        inputs = chat_inputs(processor, sample.messages)
         with torch.no_grad():
             generated = model.generate(**inputs, max_new_tokens=4, do_sample=False)
         trace = extractor.capture(**inputs, generated_ids=generated)

@@ -40,9 +40,12 @@ from ..core.extractor import Gradients, SaliencyExtractor
 from ..core.method import Method, needs_of_all
 from ..core.regions import box_cells
 from ..core.trace import Align, Trace
+from ..lib.scores import energy as energy_share
+from ..lib.scores import pointing, ranking, rankings
 from ..transforms import MaskSinks
 from .data import HELD_OUT_SEED, TRAIN_SEED, Sample, toy_samples
 from .model import load_toy_vlm
+from .parts import chat_inputs
 
 _SCORED: dict[str, Method] = {"attn": "attn", "attn, sinks masked": "attn", "grad": "grad", **lib.METHODS}
 METHODS: dict[str, Method] = dict(sorted(_SCORED.items(), key=lambda item: needs_of_all([item[1]]).gradients))
@@ -133,12 +136,6 @@ def centre_prior(grid: tuple[int, int]) -> torch.Tensor:
     ys = (torch.arange(rows) + 0.5 - rows / 2) / (rows / 4)
     xs = (torch.arange(cols) + 0.5 - cols / 2) / (cols / 4)
     return torch.exp(-(ys[:, None] ** 2 + xs[None, :] ** 2) / 2)
-
-
-def ranking(values: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """LongTensor [n]: the cells of a flat map [n] from the largest value down, ties in a random order."""
-    shuffle = torch.randperm(values.numel(), generator=generator)
-    return shuffle[torch.argsort(values[shuffle], descending=True, stable=True)]
 
 
 def _answer_maps(
@@ -260,16 +257,7 @@ def evaluate(
         reference_model = copy.deepcopy(model)
         reference_model.set_attn_implementation("eager")
         reference_modes = {m: m if m in ("attn", "grad") else getattr(library.lib, m) for m in REFERENCE_METHODS}
-    batch = cast(
-        dict[str, torch.Tensor],
-        processor.apply_chat_template(
-            [sample.messages for sample in samples],
-            tokenize=True,
-            return_dict=True,
-            return_tensors="pt",
-            add_generation_prompt=True,
-        ),
-    )
+    batch = chat_inputs(processor, [sample.messages for sample in samples])
     with torch.no_grad():
         generated = model.generate(**batch, max_new_tokens=4, do_sample=False)
     prompt_len = batch["input_ids"].shape[1]
@@ -296,12 +284,10 @@ def evaluate(
         layout = traces["token"].image_layouts[0]
         target = box_cells(sample.box, layout.size, layout.views[0].grid).reshape(-1)
         flat = torch.stack([maps[key].reshape(-1) for key in keys])  # [configurations, cells]
-        orders = torch.stack([ranking(values, generator) for values in flat])
-        positive = flat.clamp(min=0)
-        mass = positive.sum(dim=1)
-        hits += target[orders[:, 0]].float()
-        energy += torch.where(mass > 0, positive[:, target].sum(dim=1) / mass.clamp(min=1e-30), 0.0)
-        empty += (mass == 0).float()
+        orders = rankings(flat, generator)
+        hits += pointing(orders, target)
+        energy += energy_share(flat, target)
+        empty += (flat.clamp(min=0).sum(dim=1) == 0).float()
         curves += _deletion_curves(
             model, inputs, sample, orders, layout.views[0].grid, int(generated[index, prompt_len]), steps
         )

@@ -2,14 +2,16 @@
 
 :data:`LLAVA_CHAT_TEMPLATE` is the chat template of the toy model and of the zoo's LLaVA and LLaVA-NeXT;
 :func:`decoder_config` writes the text decoder's config of every model the package builds from scratch (the toy model,
-each zoo model, each benchmarked model), sized to its tokenizer.
+each zoo model, each benchmarked model), sized to its tokenizer; :func:`chat_inputs` turns conversations into the
+tensors such a model generates from.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, cast
 
-from transformers import PreTrainedTokenizerBase
+from transformers import BatchFeature, PreTrainedTokenizerBase, ProcessorMixin
 
 LLAVA_CHAT_TEMPLATE = r"""
 {%- for message in messages -%}
@@ -60,3 +62,28 @@ def decoder_config(
         "eos_token_id": tokenizer.eos_token_id,
         **settings,
     }
+
+
+def chat_inputs(processor: ProcessorMixin, messages: Sequence[Any], **options: Any) -> BatchFeature:
+    """Model inputs for ``model.generate(**inputs)`` and ``SaliencyExtractor.capture(**inputs)``: ``messages`` through
+    the processor's chat template with the assistant's generation prompt, tokenized to PyTorch tensors.
+
+    Args:
+        processor: a vision-language processor with a chat template (the toy model's, a zoo model's, a hub model's).
+        messages: one conversation, a list of turns such as a toy :class:`~vl_saliency_widget.demo.Sample`'s
+            ``messages`` (pictures inline as ``{"type": "image", "image": picture}``), or a list of conversations
+            for a batch, one row each.
+        **options: further arguments of ``apply_chat_template``, e.g. ``processor_kwargs={"do_pan_and_scan": True}``.
+
+    Returns:
+        ``input_ids`` and ``attention_mask`` ``[conversations, T]``, ``pixel_values`` and the processor's extras.
+    """
+    inputs = processor.apply_chat_template(
+        cast(Any, messages),
+        add_generation_prompt=True,
+        tokenize=True,
+        return_dict=True,
+        return_tensors="pt",
+        **options,
+    )
+    return cast(BatchFeature, inputs)
