@@ -17,6 +17,8 @@ from transformers import (
     Gemma3ForConditionalGeneration,
     Gemma3Processor,
     GemmaTokenizer,
+    Idefics2ForConditionalGeneration,
+    Idefics2Processor,
     Idefics3ForConditionalGeneration,
     Idefics3Processor,
     InternVLForConditionalGeneration,
@@ -74,6 +76,7 @@ EXPECTED_CLASSES = {
     "llava_onevision": (LlavaOnevisionForConditionalGeneration, LlavaOnevisionProcessor, Qwen2Tokenizer),
     "aya_vision": (AyaVisionForConditionalGeneration, AyaVisionProcessor, CohereTokenizer),
     "mllama": (MllamaForConditionalGeneration, MllamaProcessor, TokenizersBackend),
+    "idefics2": (Idefics2ForConditionalGeneration, Idefics2Processor, LlamaTokenizer),
     "qwen3_5": (Qwen3_5ForConditionalGeneration, Qwen3VLProcessor, Qwen3_5Tokenizer),
     "qwen3_5_moe": (Qwen3_5MoeForConditionalGeneration, Qwen3VLProcessor, Qwen3_5Tokenizer),
     "qwen3_vl_moe": (Qwen3VLMoeForConditionalGeneration, Qwen3VLProcessor, Qwen2Tokenizer),
@@ -94,6 +97,7 @@ DEFAULT_IMAGE_TOKENS = {
     "llava_onevision": 4 * 4 + 8 * (12 + 1),  # base view, then 2 x 4 tiles of 4 x 4 unpadded to 8 rows of 12 + newline
     "aya_vision": (2 * 3 + 1) * 4 * 4,  # 2 x 3 tiles and the thumbnail, 4 x 4 tokens each
     "mllama": 1,  # the image enters through cross-attention
+    "idefics2": (4 + 1) * 8,  # the four quadrants and the whole picture, 8 resampler latents each
     "qwen3_5": 4 * 5,  # as qwen3_vl
     "qwen3_5_moe": 4 * 5,
     "qwen3_vl_moe": 4 * 5,
@@ -149,6 +153,9 @@ PROMPTS = {
     "TILE _ 4 <|IMG_PATCH|>*16 TILE _ 5 <|IMG_PATCH|>*16 TILE _ 6 <|IMG_PATCH|>*16 "
     "TILE_GLOBAL <|IMG_PATCH|>*16 <|END_OF_IMG|> "
     "What Ġcolor Ġis Ġthe Ġcircle ? <|END_OF_TURN_TOKEN|> <|START_OF_TURN_TOKEN|> <|CHATBOT_TOKEN|>",
+    "idefics2": "<s> ▁User : "
+    + "<fake_token_around_image> <image>*8 " * 5
+    + "<fake_token_around_image> ▁What ▁color ▁is ▁the ▁circle ? <end_of_utterance> \n Assistant :",
     "mllama": "<|begin_of_text|> <|start_header_id|> user <|end_header_id|> ĊĊ <|image|> "
     "What Ġcolor Ġis Ġthe Ġcircle ? <|eot_id|> <|start_header_id|> assistant <|end_header_id|> ĊĊ",
 }
@@ -161,6 +168,7 @@ TILE_GRIDS = {
     "llava_onevision": {(84, 56): (2, 4), (30, 90): (4, 2)},
     "aya_vision": {(84, 56): (2, 3), (30, 90): (3, 1)},
     "mllama": {(84, 56): (2, 2), (30, 90): (3, 1)},
+    "idefics2": {(84, 56): (2, 2), (30, 90): (2, 2)},
 }
 """``(rows, cols)`` of the tiles each tiling architecture cuts a picture of ``(width, height)`` px into."""
 
@@ -198,6 +206,8 @@ def tile_grids(zoo: Zoo, images: list[Image.Image]) -> list[tuple[int, int]]:
         canvases = get_all_supported_aspect_ratios(zoo.processor.image_processor.max_image_tiles)
         inputs = zoo.processor(text=zoo.processor.image_token * len(images), images=images, return_tensors="pt")
         return [canvases[int(ratio_id) - 1] for ratio_id in inputs["aspect_ratio_ids"][0]]
+    if zoo.name == "idefics2":  # image splitting always cuts the picture in four quadrants
+        return [(2, 2) for _ in images]
     if zoo.name == "llava_onevision":  # the model's own choice among image_grid_pinpoints
         config = zoo.model.config
         pinpoints, tile = config.image_grid_pinpoints, config.vision_config.image_size
@@ -213,7 +223,7 @@ def view_count(zoo: Zoo, inputs: BatchFeature) -> int:
     """How many views (tiles and global views) of its one picture ``inputs`` hold for the vision tower."""
     if zoo.name == "mllama":  # [batch, images, max_tiles, 3, H, W], the tiles in use marked by aspect_ratio_mask
         return int(inputs["aspect_ratio_mask"][0, 0].sum())
-    if zoo.name in ("idefics3", "smolvlm", "llava_onevision"):  # [batch, views, 3, H, W]
+    if zoo.name in ("idefics3", "smolvlm", "llava_onevision", "idefics2"):  # [batch, views, 3, H, W]
         return inputs["pixel_values"].shape[1]
     return inputs["pixel_values"].shape[0]  # [views, 3, H, W]
 
@@ -224,6 +234,9 @@ def expected_tokens_per_image(zoo: Zoo, inputs: BatchFeature, images: list[Image
     vision = config.vision_config
     if zoo.name == "mllama":  # one <|image|> per image, whatever its tiles
         return [1] * len(images)
+    if zoo.name == "idefics2":  # the resampler's latents per view: the four quadrants and the whole picture
+        views = 5 if zoo.processor.image_processor.do_image_splitting else 1
+        return [config.perceiver_config.resampler_n_latents * views] * len(images)
     if zoo.name in ("idefics3", "smolvlm"):  # every tile and the global view: (side / patch / scale_factor)^2 each
         per_view = (vision.image_size // vision.patch_size // config.scale_factor) ** 2
         return [per_view * (rows * cols + 1) for rows, cols in tile_grids(zoo, images)]

@@ -25,7 +25,7 @@ from PIL import Image
 from transformers import BatchFeature, PreTrainedModel, ProcessorMixin
 
 from ..images import tiny_image
-from . import gemma, idefics3, llava, llava_next, mistral, mllama, qwen, qwen_variants, tiled
+from . import gemma, idefics2, idefics3, llava, llava_next, mistral, mllama, qwen, qwen_variants, tiled
 from .common import Recipe
 
 _RECIPES: dict[str, Recipe] = {
@@ -43,6 +43,7 @@ _RECIPES: dict[str, Recipe] = {
     "llava_onevision": llava_next.LLAVA_ONEVISION,
     "aya_vision": tiled.AYA_VISION,
     "mllama": mllama.MLLAMA,
+    "idefics2": idefics2.IDEFICS2,
     "qwen3_5": qwen_variants.QWEN3_5,
     "qwen3_5_moe": qwen_variants.QWEN3_5_MOE,
     "qwen3_vl_moe": qwen_variants.QWEN3_VL_MOE,
