@@ -17,6 +17,11 @@ from transformers import (
     Gemma3ForConditionalGeneration,
     Gemma3Processor,
     GemmaTokenizer,
+    Glm4vForConditionalGeneration,
+    Glm4vMoeForConditionalGeneration,
+    Glm4vProcessor,
+    Glm46VForConditionalGeneration,
+    Glm46VProcessor,
     Idefics2ForConditionalGeneration,
     Idefics2Processor,
     Idefics3ForConditionalGeneration,
@@ -80,6 +85,9 @@ EXPECTED_CLASSES = {
     "qwen3_5": (Qwen3_5ForConditionalGeneration, Qwen3VLProcessor, Qwen3_5Tokenizer),
     "qwen3_5_moe": (Qwen3_5MoeForConditionalGeneration, Qwen3VLProcessor, Qwen3_5Tokenizer),
     "qwen3_vl_moe": (Qwen3VLMoeForConditionalGeneration, Qwen3VLProcessor, Qwen2Tokenizer),
+    "glm4v": (Glm4vForConditionalGeneration, Glm4vProcessor, TokenizersBackend),
+    "glm4v_moe": (Glm4vMoeForConditionalGeneration, Glm4vProcessor, TokenizersBackend),
+    "glm46v": (Glm46VForConditionalGeneration, Glm46VProcessor, TokenizersBackend),
 }
 
 DEFAULT_IMAGE_TOKENS = {
@@ -101,6 +109,9 @@ DEFAULT_IMAGE_TOKENS = {
     "qwen3_5": 4 * 5,  # as qwen3_vl
     "qwen3_5_moe": 4 * 5,
     "qwen3_vl_moe": 4 * 5,
+    "glm4v": 4 * 6,  # 84 x 56 px kept, one token per 14 x 14 px
+    "glm4v_moe": 4 * 6,
+    "glm46v": 4 * 6,
 }
 """Image tokens for the default example picture (84 x 56 px): rows x cols of each view."""
 
@@ -115,6 +126,9 @@ NEIGHBOURS = {
     "qwen3_5": ("<|vision_start|>", "<|vision_end|>"),
     "qwen3_5_moe": ("<|vision_start|>", "<|vision_end|>"),
     "qwen3_vl_moe": ("<|vision_start|>", "<|vision_end|>"),
+    "glm4v": ("<|begin_of_image|>", "<|end_of_image|>"),
+    "glm4v_moe": ("<|begin_of_image|>", "<|end_of_image|>"),
+    "glm46v": ("<|begin_of_image|>", "<|end_of_image|>"),
     "llava_onevision": ("Ġ", "Ċ"),
     "mllama": ("ĊĊ", "What"),
 }
@@ -146,6 +160,8 @@ PROMPTS = {
     "What Ġcolor Ġis Ġthe Ġcircle ? <|im_end|> Ċ <|im_start|> assistant Ċ",
     "qwen3_5": "<|im_start|> user Ċ <|vision_start|> <|image_pad|>*20 <|vision_end|> "
     "What Ġcolor Ġis Ġthe Ġcircle ? <|im_end|> Ċ <|im_start|> assistant Ċ <think> ĊĊ </think> ĊĊ",
+    "glm4v": "[gMASK] <sop> <|user|> Ċ <|begin_of_image|> <|image|>*24 <|end_of_image|> "
+    "What Ġcolor Ġis Ġthe Ġcircle ? <|assistant|> Ċ",
     "llava_onevision": "<|im_start|> user Ġ <image>*120 Ċ What Ġcolor Ġis Ġthe Ġcircle ? <|im_end|> "
     "<|im_start|> assistant Ċ",
     "aya_vision": "<BOS_TOKEN> <|START_OF_TURN_TOKEN|> <|USER_TOKEN|> <|START_OF_IMG|> "
@@ -337,6 +353,9 @@ def test_image_tokens_match_config_and_image_features(zoo: Zoo) -> None:
         ("qwen3_5", (4, 5)),
         ("qwen3_5_moe", (4, 5)),
         ("qwen3_vl_moe", (4, 5)),
+        ("glm4v", (4, 6)),
+        ("glm4v_moe", (4, 6)),
+        ("glm46v", (4, 6)),
     ],
 )
 def test_qwen_default_picture_gives_a_non_square_grid(name: str, grid: tuple[int, int]) -> None:

@@ -1,6 +1,6 @@
 """Image layouts per architecture family, and the registry that picks one by ``config.model_type``."""
 
-from . import gemma, idefics2, idefics3, llava, llava_next, mistral, mllama, qwen, qwen_variants, tiled
+from . import gemma, glm4v, idefics2, idefics3, llava, llava_next, mistral, mllama, qwen, qwen_variants, tiled
 from .base import (
     Box,
     ImageLayout,
@@ -22,6 +22,7 @@ __all__ = [
     "LayoutFn",
     "View",
     "gemma",
+    "glm4v",
     "idefics2",
     "idefics3",
     "layout_for",

@@ -25,7 +25,7 @@ from PIL import Image
 from transformers import BatchFeature, PreTrainedModel, ProcessorMixin
 
 from ..images import tiny_image
-from . import gemma, idefics2, idefics3, llava, llava_next, mistral, mllama, qwen, qwen_variants, tiled
+from . import gemma, glm4v, idefics2, idefics3, llava, llava_next, mistral, mllama, qwen, qwen_variants, tiled
 from .common import Recipe
 
 _RECIPES: dict[str, Recipe] = {
@@ -47,6 +47,9 @@ _RECIPES: dict[str, Recipe] = {
     "qwen3_5": qwen_variants.QWEN3_5,
     "qwen3_5_moe": qwen_variants.QWEN3_5_MOE,
     "qwen3_vl_moe": qwen_variants.QWEN3_VL_MOE,
+    "glm4v": glm4v.GLM4V,
+    "glm4v_moe": glm4v.GLM4V_MOE,
+    "glm46v": glm4v.GLM46V,
 }
 
 ARCHITECTURES: tuple[str, ...] = tuple(_RECIPES)
