@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { captionText, quoteToken, type CaptionState } from "./caption";
 
-const strings = ["<s>", "Ġcat", "Ġsat", "Ċ"];
+const text = ["<s>", " cat", " sat", "\n"];
 
 const base: CaptionState = {
-  strings,
+  text,
   shown: 1,
   source: "selection",
   mode: "attn",
@@ -33,9 +33,9 @@ describe("caption", () => {
     );
   });
 
-  it("quotes tokens with their stand-ins read back, escaping line breaks", () => {
-    expect(quoteToken(strings, 3)).toBe('"\\n"');
-    expect(quoteToken(strings, 9)).toBe('""');
+  it("quotes tokens, escaping line breaks", () => {
+    expect(quoteToken(text, 3)).toBe('"\\n"');
+    expect(quoteToken(text, 9)).toBe('""');
     expect(captionText({ ...base, shown: 3 })).toMatch(/^"\\n" \(position 3\)/);
   });
 

@@ -3,7 +3,6 @@
 import { headName, type AxisLabels } from "./headgrid";
 import { formatValue } from "./heatmap";
 import type { Reduction } from "./model";
-import { displayText } from "./tokentext";
 
 /** Where the map on screen comes from (also the heatmap's `data-source`). */
 export type Source = "compare" | "heads" | "hover" | "selection" | "pending";
@@ -16,8 +15,8 @@ export interface HeadAxes {
 }
 
 export interface CaptionState {
-  /** The token strings of the trace, as the tokenizer spells them. */
-  strings: readonly string[];
+  /** Per position, the token's text as it reads (`TokenInfo.text`). */
+  text: readonly string[];
   /** The position whose map is shown (the hovered token while hovering). */
   shown: number;
   source: Source;
@@ -37,9 +36,9 @@ export interface CaptionState {
   kernel: boolean;
 }
 
-/** A token's text, stand-ins read back and quoted: `" cat"`. */
-export function quoteToken(strings: readonly string[], position: number) {
-  return JSON.stringify(displayText(strings[position] ?? ""));
+/** A token's text, quoted: `" cat"`. */
+export function quoteToken(text: readonly string[], position: number) {
+  return JSON.stringify(text[position] ?? "");
 }
 
 function headNames(state: CaptionState): string {
@@ -59,7 +58,7 @@ export function captionText(state: CaptionState): string {
     source === "heads" || (source === "compare" && heads.length > 0)
       ? `heads ${headNames(state)}`
       : `${state.layerReduce} over layers, ${state.headReduce} over heads`;
-  const quoted = (position: number) => quoteToken(state.strings, position);
+  const quoted = (position: number) => quoteToken(state.text, position);
   const text =
     source === "compare" && against !== null
       ? `${quoted(shown)} minus ${quoted(against)} (position ${against}),`

@@ -15,8 +15,6 @@ const ANCHORS: Record<Exclude<TableName, "gray">, string> = {
     "053061 2166ac 4393c3 92c5de d1e5f0 f7f7f7 fddbc7 f4a582 d6604d b2182b 67001f",
 };
 
-export const COLORMAPS: ColormapName[] = ["inferno", "viridis", "gray"];
-
 const tables = new Map<TableName, Uint8Array>();
 
 /** RGB lookup table: 256 entries x 3 bytes, from the lowest value (0) to the highest (255). */

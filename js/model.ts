@@ -15,7 +15,9 @@ export interface Picture {
 }
 
 export interface TokenInfo {
-  strings: string[];
+  /** Per position: the token's text as it reads, the tokenizer's stand-ins for spaces, newlines and tabs turned
+   * back by the kernel (`viz.tokens.display_text`, the one table of them). */
+  text: string[];
   special: boolean[];
   /** Per position: index of the image whose token it holds, or -1 for text. */
   image_of: ArraySpec;
@@ -71,6 +73,10 @@ export interface Traits {
   tokens: TokenInfo;
   images: Picture[];
   methods: string[];
+  /** The aggregation menus' choices (the kernel's list). */
+  reductions: Reduction[];
+  /** The colormap menu's choices (the kernel's list; `colormap.ts` draws each). */
+  colormaps: ColormapName[];
   previews: Previews | Record<string, never>;
   token: number;
   mode: string;

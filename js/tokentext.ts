@@ -1,5 +1,6 @@
-// What the token strip shows, before any DOM: tokenizer stand-ins read back as spaces and newlines, runs of image
-// tokens collapsed into one chip per image, and each entry's label. Pure functions of the trace's token info.
+// What the token strip shows, before any DOM: runs of image tokens collapsed into one chip per image, and each
+// entry's label. Pure functions of the trace's token info; the kernel sends each token's text with the
+// tokenizer's stand-ins for spaces and newlines already read back.
 import { decode } from "./codec";
 import type { TokenInfo } from "./model";
 
@@ -17,7 +18,7 @@ export type StripItem =
   | { kind: "image"; image: number; start: number; count: number };
 
 export interface StripInput {
-  strings: string[];
+  text: string[];
   special: boolean[];
   imageOf: ArrayLike<number>;
   genStart: number;
@@ -25,23 +26,10 @@ export interface StripInput {
   grounding: ArrayLike<number>;
 }
 
-// Byte-level BPE (GPT-2 style) and SentencePiece spell spaces and newlines with these stand-ins.
-const STAND_INS: Record<string, string> = {
-  Ġ: " ",
-  "▁": " ",
-  Ċ: "\n",
-  ĉ: "\t",
-};
-
-/** How a tokenizer's spelling of a token reads: stand-in characters back to spaces, newlines and tabs. */
-export function displayText(raw: string): string {
-  return raw.replace(/[Ġ▁Ċĉ]/g, (c) => STAND_INS[c]).replace(/<0x0A>/g, "\n");
-}
-
 /** The strip's input from the `tokens` trait. */
 export function stripInput(info: TokenInfo): StripInput {
   return {
-    strings: info.strings,
+    text: info.text,
     special: info.special,
     imageOf: decode(info.image_of).data,
     genStart: info.gen_start,
@@ -54,7 +42,7 @@ export function stripInput(info: TokenInfo): StripInput {
 export function stripItems(input: StripInput): StripItem[] {
   const mappable = new Set(Array.from(input.mappable));
   const items: StripItem[] = [];
-  for (let position = 0; position < input.strings.length; position++) {
+  for (let position = 0; position < input.text.length; position++) {
     const image = input.imageOf[position];
     if (image >= 0) {
       const last = items[items.length - 1];
@@ -72,7 +60,7 @@ export function stripItems(input: StripInput): StripItem[] {
     items.push({
       kind: "token",
       position,
-      text: displayText(input.strings[position]),
+      text: input.text[position],
       special: input.special[position],
       generated: position >= input.genStart,
       mappable: mappable.has(position),

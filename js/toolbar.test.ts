@@ -8,6 +8,8 @@ import { createToolbar } from "./toolbar";
 function fakeModel(overrides: Partial<Traits> = {}) {
   const state = {
     methods: ["attn", "grad"],
+    reductions: ["mean", "sum", "max", "min"],
+    colormaps: ["inferno", "viridis", "gray"],
     mode: "attn",
     layer_reduce: "mean",
     head_reduce: "mean",

@@ -1,11 +1,8 @@
 // The toolbar and the image tabs. Each control is bound to one trait, in the manner of lonboard: input on the
 // control writes the trait, and `sync()` reads every trait back into its control (after a change from Python or
 // from another view of the same widget).
-import { COLORMAPS } from "./colormap";
 import { element } from "./dom";
-import { update, type Model, type Reduction, type Traits } from "./model";
-
-const REDUCTIONS: Reduction[] = ["mean", "sum", "max", "min"];
+import { update, type Model, type Traits } from "./model";
 
 /** A control on screen and how it reads its trait back. */
 interface Control {
@@ -137,7 +134,7 @@ export function createToolbar(
     "layer_reduce",
     "layers",
     "layer-reduce",
-    REDUCTIONS,
+    model.get("reductions"),
     signal,
   );
   const headReduce = traitMenu(
@@ -145,7 +142,7 @@ export function createToolbar(
     "head_reduce",
     "heads",
     "head-reduce",
-    REDUCTIONS,
+    model.get("reductions"),
     signal,
   );
   const colormap = traitMenu(
@@ -153,7 +150,7 @@ export function createToolbar(
     "colormap",
     "colours",
     "colormap",
-    COLORMAPS,
+    model.get("colormaps"),
     signal,
   );
 

@@ -22,7 +22,7 @@ type Listener = (...args: unknown[]) => void;
 function fakeKernelModel(overrides: Partial<Traits> = {}) {
   const state: Traits = {
     tokens: {
-      strings: ["<s>", "a", "b", "c"],
+      text: ["<s>", "a", "b", "c"],
       special: [true, false, false, false],
       image_of: spec(new Int32Array([-1, -1, -1, -1]), [4]),
       gen_start: 2,
@@ -31,6 +31,8 @@ function fakeKernelModel(overrides: Partial<Traits> = {}) {
     },
     images: [],
     methods: ["attn", "grad"],
+    reductions: ["mean", "sum", "max", "min"],
+    colormaps: ["inferno", "viridis", "gray"],
     previews: {
       maps: spec(new Float32Array([0, 1, 2, 3, 4, 5]), [3, 1, 2]),
       ready: spec(new Uint8Array([1, 1, 1]), [3]),

@@ -72,7 +72,7 @@ export function mountView(
   const unsubscribe: (() => void)[] = [];
 
   const info = model.get("tokens");
-  const strings = info.strings;
+  const text = info.text;
   const previews = new PreviewBuffer(decode(info.mappable).data);
   const requests = new Requests(model);
   let detail: Detail | null = null;
@@ -219,10 +219,10 @@ export function mountView(
     compare.show(
       against === null
         ? null
-        : { a: quoteToken(strings, token), b: quoteToken(strings, against) },
+        : { a: quoteToken(text, token), b: quoteToken(text, against) },
     );
     caption.textContent = captionText({
-      strings,
+      text,
       shown: shown.position,
       source: shown.source,
       mode: model.get("mode"),

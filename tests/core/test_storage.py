@@ -15,6 +15,7 @@ from vl_saliency_widget import SaliencyExtractor, Trace, lib
 from vl_saliency_widget.core.storage import FORMAT_VERSION, METADATA_KEY
 from vl_saliency_widget.selectors import AbsoluteIndex
 from vl_saliency_widget.testing import tiny_image, tiny_inputs, tiny_vlm
+from vl_saliency_widget.viz.tokens import display_text
 
 
 @pytest.mark.parametrize("name", ["qwen2_vl", "llava_next", "mllama"])
@@ -122,7 +123,7 @@ def test_widget_and_token_strip_on_a_loaded_trace(saved: Path) -> None:
     widget = widget_module.SaliencyWidget(loaded)
     assert widget.error == ""
     assert widget.map.shape[:2] == (1, 1)
-    assert widget.tokens["strings"] == loaded.token_strings
+    assert widget.tokens["text"] == [display_text(s) for s in loaded.token_strings]
 
 
 def test_a_format_1_file_without_checksum_still_loads(saved: Path, tmp_path: Path) -> None:

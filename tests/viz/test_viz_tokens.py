@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from vl_saliency_widget.viz import render_token_ids
+from vl_saliency_widget.viz.tokens import display_text
 
 VOCAB = {
     0: "<bos>",
@@ -106,6 +107,12 @@ def test_line_breaks_follow_newline_tokens_only() -> None:
     markup = render_token_ids([1, 3, 2, 8, 1], Processor(), return_html=True)
     assert markup.count("<br>") == 2
     assert re.search(r"Ċ</span><br>", markup) and re.search(r"↵</span><br>", markup)
+
+
+def test_display_text_reads_every_tokenizer_stand_in_back() -> None:
+    assert display_text("Ġthe") == " the" and display_text("▁cat") == " cat"
+    assert display_text("ĊĊ") == "\n\n" and display_text("<0x0A>") == "\n" and display_text("ĉx") == "\tx"
+    assert display_text("plain") == "plain" and display_text("a\\nb") == "a\\nb"
 
 
 def test_a_token_spelled_backslash_n_breaks_the_line_as_in_the_reference() -> None:

@@ -18,6 +18,7 @@ from vl_saliency_widget import transforms as T
 from vl_saliency_widget.lib import agcam_reference, gradcam
 from vl_saliency_widget.selectors import AbsoluteIndex
 from vl_saliency_widget.testing import tiny_image, tiny_inputs, tiny_vlm
+from vl_saliency_widget.viz.tokens import display_text
 from vl_saliency_widget.widget import SaliencyWidget
 from vl_saliency_widget.widget.serialize import encode_array, pack_message, to_json_state
 
@@ -268,7 +269,8 @@ def test_positions_without_a_map_are_refused_with_the_fix(trace: Trace, sent: Se
 
 def test_view_gets_token_strip_and_the_captured_picture(trace: Trace, sent: Sent) -> None:
     widget = make(trace, sent)
-    assert widget.tokens["strings"] == trace.token_strings
+    assert widget.tokens["text"] == [display_text(s) for s in trace.token_strings]
+    assert widget.reductions == ["mean", "sum", "max", "min"] and widget.colormaps == ["inferno", "viridis", "gray"]
     assert widget.tokens["special"] == trace.special_mask
     image_of = decode(widget.tokens["image_of"])
     assert (image_of >= 0).tolist() == trace.image_mask

@@ -9,9 +9,26 @@ from typing import Any, Literal, overload
 
 import torch
 
-_SPACE_MARKERS = ("▁", "Ġ")
-_NEWLINE_TOKEN = re.compile(r"[▁Ġ]*(?:\n|Ċ|<0x0A>|\\n)+")
-"""A token made of line breaks: a real one, byte-level "Ċ", SentencePiece's byte "<0x0A>", or an escaped backslash-n."""
+STAND_INS = {"Ġ": " ", "▁": " ", "Ċ": "\n", "ĉ": "\t", "<0x0A>": "\n", "<0x09>": "\t"}
+"""How tokenizers spell whitespace: byte-level BPE (GPT-2 style) "Ġ", "Ċ", "ĉ"; SentencePiece "▁" and its byte
+tokens. The one table for the HTML strip here and the widget's strip (``display_text``, sent to the view)."""
+
+_SPACE_MARKERS = tuple(k for k, v in STAND_INS.items() if v == " ")
+_STAND_IN = re.compile("|".join(re.escape(k) for k in STAND_INS))
+_NEWLINE_TOKEN = re.compile(
+    "["
+    + "".join(_SPACE_MARKERS)
+    + "]*(?:"
+    + "|".join(re.escape(k) for k, v in STAND_INS.items() if v == "\n")
+    + r"|\n|\\n)+"
+)
+"""A token made of line breaks: a real one, a tokenizer's stand-in for one, or an escaped backslash-n."""
+
+
+def display_text(token: str) -> str:
+    """How a tokenizer's spelling of a token reads: its stand-in characters back to spaces, newlines and tabs."""
+    return _STAND_IN.sub(lambda match: STAND_INS[match.group(0)], token)
+
 
 _STRIP_STYLE = "font-family: 'JetBrains Mono', 'Fira Code', 'Courier New', monospace; line-height: 1.9;"
 _TOKEN_STYLE = "display: inline-block; margin: 1px; padding: 0 2px; border-bottom: 1px solid #999; white-space: pre;"

@@ -10,6 +10,7 @@ import numpy as np
 from PIL import Image
 
 from ..core.trace import Trace
+from ..viz.tokens import display_text
 from .serialize import encode_array
 
 
@@ -39,8 +40,9 @@ def check_image_index(index: int, trace: Trace) -> int:
 
 
 def token_strip(trace: Trace) -> dict[str, Any]:
-    """The ``tokens`` trait: token strings, kinds and grounding (how much each text token attends to the image(s),
-    in [0, 1]), and the mappable positions, the order of every per-token buffer."""
+    """The ``tokens`` trait: each token's text as it reads (``viz.tokens.display_text``), kinds and grounding (how
+    much each text token attends to the image(s), in [0, 1]), and the mappable positions, the order of every
+    per-token buffer."""
     image_of = trace.image_of.numpy().astype(np.int32)
     grounding = np.zeros(len(trace.token_ids), dtype=np.float32)
     if "attn" in trace.modes:
@@ -50,7 +52,7 @@ def token_strip(trace: Trace) -> dict[str, Any]:
             grounding[trace.text_positions] += maps[:, 0, 0].sum((-1, -2)).numpy()
         grounding /= max(float(grounding.max()), 1e-12)
     return {
-        "strings": trace.token_strings,
+        "text": [display_text(token) for token in trace.token_strings],
         "special": trace.special_mask,
         "image_of": encode_array(image_of),
         "gen_start": trace.gen_start,

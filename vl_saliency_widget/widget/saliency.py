@@ -29,7 +29,9 @@ if TYPE_CHECKING:
     from ..core.reduce import Reduction
 
 REDUCTIONS = ("mean", "sum", "max", "min")
+"""The aggregations the view's menus offer (sent to it: the view keeps no list of its own)."""
 COLORMAPS = ("inferno", "viridis", "gray")
+"""The colormaps the view's menu offers, each drawn by ``js/colormap.ts`` (sent to the view)."""
 
 
 class SaliencyWidget(anywidget.AnyWidget):  # type: ignore[misc]
@@ -38,17 +40,20 @@ class SaliencyWidget(anywidget.AnyWidget):  # type: ignore[misc]
     ``display(SaliencyWidget(trace))`` in JupyterLab; README.md (Quick start, and the paragraph after it) shows it
     in use. ``w.map`` is the map on screen. Each trait's ``help`` says what it holds.
 
-    Synced with the view: ``tokens``, ``images``, ``methods``, ``previews``, ``token``, ``mode``, ``image_index``,
-    ``layer_reduce``, ``head_reduce``, ``heads``, ``colormap``, ``opacity``, ``smooth``, ``error``,
-    ``region_scores``, ``compare_token``, ``comparison``, ``head_ranking``. In Python only: ``pipeline``, ``region``.
+    Synced with the view: ``tokens``, ``images``, ``methods``, ``reductions``, ``colormaps``, ``previews``,
+    ``token``, ``mode``, ``image_index``, ``layer_reduce``, ``head_reduce``, ``heads``, ``colormap``, ``opacity``,
+    ``smooth``, ``error``, ``region_scores``, ``compare_token``, ``comparison``, ``head_ranking``. In Python only:
+    ``pipeline``, ``region``.
     """
 
     _esm = bundle("widget.js")
     _css = bundle("widget.css")
 
-    tokens = t.Dict(help="Token strings, kinds, image of each position, mappable positions, grounding.").tag(sync=True)
+    tokens = t.Dict(help="Token text, kinds, image of each position, mappable positions, grounding.").tag(sync=True)
     images: t.List[dict[str, Any]] = t.List(help="The pictures under the maps: PNG bytes and size.").tag(sync=True)
     methods = t.List(t.Unicode(), help="The method menu, by name.").tag(sync=True)
+    reductions = t.List(t.Unicode(), list(REDUCTIONS), help="The aggregation menus' choices.").tag(sync=True)
+    colormaps = t.List(t.Unicode(), list(COLORMAPS), help="The colormap menu's choices.").tag(sync=True)
     previews = t.Dict(help="Every mappable token's aggregated map (float32) and ready flag (uint8).").tag(sync=True)
     token = t.Int(0, help="Absolute position of the selected token.").tag(sync=True)
     mode = t.Unicode("attn", help="The method shown: a name from the menu.").tag(sync=True)
