@@ -32,6 +32,8 @@ from transformers import (
     LlavaForConditionalGeneration,
     LlavaNextForConditionalGeneration,
     LlavaNextProcessor,
+    LlavaNextVideoForConditionalGeneration,
+    LlavaNextVideoProcessor,
     LlavaOnevisionForConditionalGeneration,
     LlavaOnevisionProcessor,
     LlavaProcessor,
@@ -56,6 +58,8 @@ from transformers import (
     SmolVLMForConditionalGeneration,
     SmolVLMProcessor,
     TokenizersBackend,
+    VideoLlavaForConditionalGeneration,
+    VideoLlavaProcessor,
 )
 from transformers.models.got_ocr2.image_processing_pil_got_ocr2 import get_optimal_tiled_canvas
 from transformers.models.llava_onevision.modeling_llava_onevision import get_anyres_image_grid_shape
@@ -82,6 +86,8 @@ EXPECTED_CLASSES = {
     "aya_vision": (AyaVisionForConditionalGeneration, AyaVisionProcessor, CohereTokenizer),
     "mllama": (MllamaForConditionalGeneration, MllamaProcessor, TokenizersBackend),
     "idefics2": (Idefics2ForConditionalGeneration, Idefics2Processor, LlamaTokenizer),
+    "llava_next_video": (LlavaNextVideoForConditionalGeneration, LlavaNextVideoProcessor, LlamaTokenizer),
+    "video_llava": (VideoLlavaForConditionalGeneration, VideoLlavaProcessor, LlamaTokenizer),
     "qwen3_5": (Qwen3_5ForConditionalGeneration, Qwen3VLProcessor, Qwen3_5Tokenizer),
     "qwen3_5_moe": (Qwen3_5MoeForConditionalGeneration, Qwen3VLProcessor, Qwen3_5Tokenizer),
     "qwen3_vl_moe": (Qwen3VLMoeForConditionalGeneration, Qwen3VLProcessor, Qwen2Tokenizer),
@@ -106,6 +112,8 @@ DEFAULT_IMAGE_TOKENS = {
     "aya_vision": (2 * 3 + 1) * 4 * 4,  # 2 x 3 tiles and the thumbnail, 4 x 4 tokens each
     "mllama": 1,  # the image enters through cross-attention
     "idefics2": (4 + 1) * 8,  # the four quadrants and the whole picture, 8 resampler latents each
+    "llava_next_video": 4 * 4 + 6 * (8 + 1),  # as llava_next
+    "video_llava": 8 * 8,  # as llava
     "qwen3_5": 4 * 5,  # as qwen3_vl
     "qwen3_5_moe": 4 * 5,
     "qwen3_vl_moe": 4 * 5,
@@ -120,6 +128,8 @@ NEIGHBOURS = {
     "paligemma": (None, "<bos>"),
     "llava": ("▁", "\n"),
     "llava_next": ("▁", "\n"),
+    "llava_next_video": ("▁", "\n"),
+    "video_llava": ("▁", "\n"),
     "qwen2_vl": ("<|vision_start|>", "<|vision_end|>"),
     "qwen2_5_vl": ("<|vision_start|>", "<|vision_end|>"),
     "qwen3_vl": ("<|vision_start|>", "<|vision_end|>"),
@@ -267,11 +277,11 @@ def expected_tokens_per_image(zoo: Zoo, inputs: BatchFeature, images: list[Image
         return (inputs["image_sizes"] // side).prod(-1).tolist()
     if zoo.name == "gemma3":
         return [config.mm_tokens_per_image] * len(inputs["pixel_values"])
-    if zoo.name in ("paligemma", "llava"):  # one token per patch; LLaVA drops CLS with the "default" strategy
+    if zoo.name in ("paligemma", "llava", "video_llava"):  # a token per patch; LLaVA drops CLS ("default" strategy)
         return [(vision.image_size // vision.patch_size) ** 2] * len(inputs["pixel_values"])
     if zoo.name == "llava_onevision" and len(images) > 1:  # several images: each is its base view and a newline
         return [zoo.processor.num_image_tokens + 1] * len(images)
-    if zoo.name in ("llava_next", "llava_onevision"):  # the processor's count from the original sizes (vLLM's)
+    if zoo.name in ("llava_next", "llava_onevision", "llava_next_video"):  # the processor's count (vLLM's)
         return zoo.processor._get_num_multimodal_tokens(image_sizes=inputs["image_sizes"].tolist()).num_image_tokens
     return (inputs["image_grid_thw"].prod(-1) // vision.spatial_merge_size**2).tolist()
 

@@ -1,6 +1,19 @@
 """Image layouts per architecture family, and the registry that picks one by ``config.model_type``."""
 
-from . import gemma, glm4v, idefics2, idefics3, llava, llava_next, mistral, mllama, qwen, qwen_variants, tiled
+from . import (
+    gemma,
+    glm4v,
+    idefics2,
+    idefics3,
+    llava,
+    llava_next,
+    llava_video,
+    mistral,
+    mllama,
+    qwen,
+    qwen_variants,
+    tiled,
+)
 from .base import (
     Box,
     ImageLayout,
@@ -28,6 +41,7 @@ __all__ = [
     "layout_for",
     "llava",
     "llava_next",
+    "llava_video",
     "mistral",
     "mllama",
     "processed_pictures",

@@ -25,7 +25,20 @@ from PIL import Image
 from transformers import BatchFeature, PreTrainedModel, ProcessorMixin
 
 from ..images import tiny_image
-from . import gemma, glm4v, idefics2, idefics3, llava, llava_next, mistral, mllama, qwen, qwen_variants, tiled
+from . import (
+    gemma,
+    glm4v,
+    idefics2,
+    idefics3,
+    llava,
+    llava_next,
+    llava_video,
+    mistral,
+    mllama,
+    qwen,
+    qwen_variants,
+    tiled,
+)
 from .common import Recipe
 
 _RECIPES: dict[str, Recipe] = {
@@ -44,6 +57,8 @@ _RECIPES: dict[str, Recipe] = {
     "aya_vision": tiled.AYA_VISION,
     "mllama": mllama.MLLAMA,
     "idefics2": idefics2.IDEFICS2,
+    "llava_next_video": llava_video.LLAVA_NEXT_VIDEO,
+    "video_llava": llava_video.VIDEO_LLAVA,
     "qwen3_5": qwen_variants.QWEN3_5,
     "qwen3_5_moe": qwen_variants.QWEN3_5_MOE,
     "qwen3_vl_moe": qwen_variants.QWEN3_VL_MOE,
