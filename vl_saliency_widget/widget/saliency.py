@@ -42,8 +42,8 @@ class SaliencyWidget(anywidget.AnyWidget):  # type: ignore[misc]
 
     Synced with the view: ``tokens``, ``images``, ``methods``, ``reductions``, ``colormaps``, ``previews``,
     ``token``, ``mode``, ``image_index``, ``layer_reduce``, ``head_reduce``, ``heads``, ``colormap``, ``opacity``,
-    ``smooth``, ``error``, ``region_scores``, ``compare_token``, ``comparison``, ``head_ranking``.
-    In Python only: ``pipeline``, ``region``.
+    ``smooth``, ``error``, ``region_scores``, ``compare_token``, ``comparison``,
+    ``head_ranking``. In Python only: ``pipeline``, ``region``.
     """
 
     _esm = bundle("widget.js")
