@@ -16,6 +16,8 @@ from transformers import (
     CohereTokenizer,
     Gemma3ForConditionalGeneration,
     Gemma3Processor,
+    Gemma4ForConditionalGeneration,
+    Gemma4Processor,
     GemmaTokenizer,
     Glm4vForConditionalGeneration,
     Glm4vMoeForConditionalGeneration,
@@ -94,6 +96,7 @@ EXPECTED_CLASSES = {
     "glm4v": (Glm4vForConditionalGeneration, Glm4vProcessor, TokenizersBackend),
     "glm4v_moe": (Glm4vMoeForConditionalGeneration, Glm4vProcessor, TokenizersBackend),
     "glm46v": (Glm46VForConditionalGeneration, Glm46VProcessor, TokenizersBackend),
+    "gemma4": (Gemma4ForConditionalGeneration, Gemma4Processor, GemmaTokenizer),
 }
 
 DEFAULT_IMAGE_TOKENS = {
@@ -120,6 +123,7 @@ DEFAULT_IMAGE_TOKENS = {
     "glm4v": 4 * 6,  # 84 x 56 px kept, one token per 14 x 14 px
     "glm4v_moe": 4 * 6,
     "glm46v": 4 * 6,
+    "gemma4": 6 * 10,  # resized to 120 x 72 px, 4 px patches pooled 3 x 3
 }
 """Image tokens for the default example picture (84 x 56 px): rows x cols of each view."""
 
@@ -139,6 +143,7 @@ NEIGHBOURS = {
     "glm4v": ("<|begin_of_image|>", "<|end_of_image|>"),
     "glm4v_moe": ("<|begin_of_image|>", "<|end_of_image|>"),
     "glm46v": ("<|begin_of_image|>", "<|end_of_image|>"),
+    "gemma4": ("<|image>", "<image|>"),
     "llava_onevision": ("Ġ", "Ċ"),
     "mllama": ("ĊĊ", "What"),
 }
@@ -277,6 +282,9 @@ def expected_tokens_per_image(zoo: Zoo, inputs: BatchFeature, images: list[Image
         return (inputs["image_sizes"] // side).prod(-1).tolist()
     if zoo.name == "gemma3":
         return [config.mm_tokens_per_image] * len(inputs["pixel_values"])
+    if zoo.name == "gemma4":  # the pooler's k x k blocks of each picture's patches (image_position_ids, -1: padding)
+        patches = (inputs["image_position_ids"] != -1).all(dim=-1).sum(dim=-1)
+        return (patches // vision.pooling_kernel_size**2).tolist()
     if zoo.name in ("paligemma", "llava", "video_llava"):  # a token per patch; LLaVA drops CLS ("default" strategy)
         return [(vision.image_size // vision.patch_size) ** 2] * len(inputs["pixel_values"])
     if zoo.name == "llava_onevision" and len(images) > 1:  # several images: each is its base view and a newline
@@ -294,7 +302,14 @@ def image_feature_rows(zoo: Zoo, inputs: BatchFeature) -> int:
         with torch.no_grad():
             states = zoo.model.model.vision_model(**{key: inputs[key] for key in names}).last_hidden_state
         return states.shape[0] * states.shape[1]  # [batch, images, max_tiles, 1 + patches, features]
-    names = ("pixel_values", "pixel_attention_mask", "image_grid_thw", "image_sizes", "batch_num_images")
+    names = (
+        "pixel_values",
+        "pixel_attention_mask",
+        "image_grid_thw",
+        "image_sizes",
+        "batch_num_images",
+        "image_position_ids",
+    )
     vision_inputs = {key: inputs[key] for key in names if key in inputs}
     with torch.no_grad():
         features = zoo.model.get_image_features(**vision_inputs).pooler_output
@@ -531,3 +546,20 @@ def test_qwen3_5_attention_maps_come_from_the_full_attention_layers_only(name: s
     trace = SaliencyExtractor(model, processor, store_grads=False).capture(**tiny_inputs(name, processor))
     assert trace.attn is not None
     assert trace.attn.shape[0] == 1
+
+
+def test_gemma4_image_tokens_see_each_other_both_ways_in_the_sliding_layer_only() -> None:
+    model, processor = tiny_vlm("gemma4")
+    text = model.config.text_config
+    assert text.layer_types == ["sliding_attention", "full_attention"]
+    assert text.use_bidirectional_attention == "vision"
+    model.set_attn_implementation("eager")
+    inputs = tiny_inputs("gemma4", processor)
+    with torch.no_grad():
+        sliding, full = model(**inputs, output_attentions=True).attentions
+    image = (inputs["input_ids"][0] == model.config.image_token_id).nonzero().flatten()
+    first, last = int(image[0]), int(image[-1])
+    assert (sliding[0, :, first, last] > 0).all()
+    assert (full[0, :, first, last] == 0).all()
+    # The full-attention layer's keys are its values (attention_k_eq_v): it has no value projection.
+    assert model.model.language_model.layers[1].self_attn.v_proj is None

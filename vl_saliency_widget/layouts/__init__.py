@@ -2,6 +2,7 @@
 
 from . import (
     gemma,
+    gemma4,
     glm4v,
     idefics2,
     idefics3,
@@ -35,6 +36,7 @@ __all__ = [
     "LayoutFn",
     "View",
     "gemma",
+    "gemma4",
     "glm4v",
     "idefics2",
     "idefics3",

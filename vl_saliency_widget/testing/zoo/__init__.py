@@ -27,6 +27,7 @@ from transformers import BatchFeature, PreTrainedModel, ProcessorMixin
 from ..images import tiny_image
 from . import (
     gemma,
+    gemma4,
     glm4v,
     idefics2,
     idefics3,
@@ -65,6 +66,7 @@ _RECIPES: dict[str, Recipe] = {
     "glm4v": glm4v.GLM4V,
     "glm4v_moe": glm4v.GLM4V_MOE,
     "glm46v": glm4v.GLM46V,
+    "gemma4": gemma4.GEMMA4,
 }
 
 ARCHITECTURES: tuple[str, ...] = tuple(_RECIPES)
