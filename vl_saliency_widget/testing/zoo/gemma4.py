@@ -22,7 +22,7 @@ from transformers import (
 from transformers.models.gemma4.feature_extraction_gemma4 import Gemma4AudioFeatureExtractor
 
 from ..tokenizer import build_tokenizer
-from .common import TEXT, VISION, Recipe, build_image_processor, text_config
+from .common import TEXT, VISION, Recipe, build_image_processor, text_config, token_id
 
 _TOKENS = {
     "pad_token": "<pad>",
@@ -109,7 +109,7 @@ def _gemma4() -> tuple[PreTrainedConfig, ProcessorMixin]:
     processor = _processor(tokenizer, _TEMPLATE)
     decoder = text_config(
         tokenizer,
-        eos_token_id=[tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<turn|>")],
+        eos_token_id=[tokenizer.eos_token_id, token_id(tokenizer, "<turn|>")],
         layer_types=["sliding_attention", "full_attention"],
         sliding_window=512,
         global_head_dim=2 * TEXT["head_dim"],
@@ -141,7 +141,7 @@ def _gemma4() -> tuple[PreTrainedConfig, ProcessorMixin]:
         image_token_id=tokenizer.image_token_id,
         boi_token_id=tokenizer.boi_token_id,
         eoi_token_id=tokenizer.eoi_token_id,
-        video_token_id=tokenizer.convert_tokens_to_ids("<|video|>"),
+        video_token_id=token_id(tokenizer, "<|video|>"),
         audio_token_id=tokenizer.audio_token_id,
         boa_token_id=tokenizer.boa_token_id,
         eoa_token_index=tokenizer.eoa_token_id,
