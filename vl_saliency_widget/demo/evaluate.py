@@ -41,7 +41,8 @@ from ..core.method import Method, needs_of_all
 from ..core.regions import box_cells
 from ..core.trace import Align, Trace
 from ..lib.scores import energy as energy_share
-from ..lib.scores import pointing, ranking, rankings
+from ..lib.scores import pointing, rankings
+from ..lib.scores import ranking as ranking  # moved to lib.scores; still importable from here
 from ..transforms import MaskSinks
 from .data import HELD_OUT_SEED, TRAIN_SEED, Sample, toy_samples
 from .model import load_toy_vlm
