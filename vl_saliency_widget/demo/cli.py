@@ -95,7 +95,8 @@ def open_quickstart(notebook: Path = QUICKSTART) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    """The command line: ``vl-saliency-widget demo [--html PATH] [--notebook PATH]``."""
+    """The command line: ``vl-saliency-widget demo [--html PATH] [--notebook PATH]`` and ``vl-saliency-widget run``
+    (a dataset run, ``vl_saliency_widget.runs.cli``)."""
     root = argparse.ArgumentParser(
         prog="vl-saliency-widget", description="Saliency maps of vision-language models: the offline toy-model demo."
     )
@@ -115,6 +116,9 @@ def parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help=f"the notebook to open (default: {QUICKSTART})",
     )
+    from ..runs.cli import add_parser as add_run_parser
+
+    add_run_parser(commands)
     return root
 
 
@@ -122,6 +126,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     args = parser().parse_args(argv)
     torch.set_num_threads(1)
+    if args.command == "run":
+        from ..runs.cli import run_command
+
+        return run_command(args)
     if args.html is not None:
         path = write_demo_html(args.html)
         print(f"Wrote {path}: open it in a browser (no network needed).")
