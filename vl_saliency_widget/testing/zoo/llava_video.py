@@ -125,7 +125,8 @@ def _video_llava() -> tuple[PreTrainedConfig, ProcessorMixin]:
         chat_template=LLAVA_CHAT_TEMPLATE,
     )
     # A processor default of this instance (``ProcessorMixin._merge_kwargs`` reads its ``images_kwargs``).
-    processor.images_kwargs = {**VideoLlavaProcessor.images_kwargs, "return_legacy_image_output": False}  # type: ignore[attr-defined]
+    images_kwargs: dict[str, Any] = {**VideoLlavaProcessor.images_kwargs, "return_legacy_image_output": False}
+    processor.images_kwargs = images_kwargs  # type: ignore[assignment]
     config = VideoLlavaConfig(
         text_config=text_config(tokenizer, model_type="llama"),
         vision_config={"model_type": "clip_vision_model", **VISION, "image_size": 32, "patch_size": PATCH},
