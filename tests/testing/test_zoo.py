@@ -14,6 +14,10 @@ from transformers import (
     AyaVisionProcessor,
     BatchFeature,
     CohereTokenizer,
+    DeepseekVLForConditionalGeneration,
+    DeepseekVLHybridForConditionalGeneration,
+    DeepseekVLHybridProcessor,
+    DeepseekVLProcessor,
     Gemma3ForConditionalGeneration,
     Gemma3Processor,
     Gemma4ForConditionalGeneration,
@@ -90,6 +94,8 @@ EXPECTED_CLASSES = {
     "idefics2": (Idefics2ForConditionalGeneration, Idefics2Processor, LlamaTokenizer),
     "llava_next_video": (LlavaNextVideoForConditionalGeneration, LlavaNextVideoProcessor, LlamaTokenizer),
     "video_llava": (VideoLlavaForConditionalGeneration, VideoLlavaProcessor, LlamaTokenizer),
+    "deepseek_vl": (DeepseekVLForConditionalGeneration, DeepseekVLProcessor, TokenizersBackend),
+    "deepseek_vl_hybrid": (DeepseekVLHybridForConditionalGeneration, DeepseekVLHybridProcessor, TokenizersBackend),
     "qwen3_5": (Qwen3_5ForConditionalGeneration, Qwen3VLProcessor, Qwen3_5Tokenizer),
     "qwen3_5_moe": (Qwen3_5MoeForConditionalGeneration, Qwen3VLProcessor, Qwen3_5Tokenizer),
     "qwen3_vl_moe": (Qwen3VLMoeForConditionalGeneration, Qwen3VLProcessor, Qwen2Tokenizer),
@@ -117,6 +123,8 @@ DEFAULT_IMAGE_TOKENS = {
     "idefics2": (4 + 1) * 8,  # the four quadrants and the whole picture, 8 resampler latents each
     "llava_next_video": 4 * 4 + 6 * (8 + 1),  # as llava_next
     "video_llava": 8 * 8,  # as llava
+    "deepseek_vl": 8 * 8,  # the picture padded to a 32 px square, one token per 4 x 4 px patch
+    "deepseek_vl_hybrid": 8 * 8,  # the same grid for the SigLIP and the SAM features
     "qwen3_5": 4 * 5,  # as qwen3_vl
     "qwen3_5_moe": 4 * 5,
     "qwen3_vl_moe": 4 * 5,
@@ -134,6 +142,8 @@ NEIGHBOURS = {
     "llava_next": ("▁", "\n"),
     "llava_next_video": ("▁", "\n"),
     "video_llava": ("▁", "\n"),
+    "deepseek_vl": ("Ġ", "What"),
+    "deepseek_vl_hybrid": ("Ġ", "What"),
     "qwen2_vl": ("<|vision_start|>", "<|vision_end|>"),
     "qwen2_5_vl": ("<|vision_start|>", "<|vision_end|>"),
     "qwen3_vl": ("<|vision_start|>", "<|vision_end|>"),
@@ -285,6 +295,8 @@ def expected_tokens_per_image(zoo: Zoo, inputs: BatchFeature, images: list[Image
     if zoo.name == "gemma4":  # the pooler's k x k blocks of each picture's patches (image_position_ids, -1: padding)
         patches = (inputs["image_position_ids"] != -1).all(dim=-1).sum(dim=-1)
         return (patches // vision.pooling_kernel_size**2).tolist()
+    if zoo.name in ("deepseek_vl", "deepseek_vl_hybrid"):  # a token per SigLIP patch of the padded square
+        return [(vision.image_size // vision.patch_size) ** 2] * len(inputs["pixel_values"])
     if zoo.name in ("paligemma", "llava", "video_llava"):  # a token per patch; LLaVA drops CLS ("default" strategy)
         return [(vision.image_size // vision.patch_size) ** 2] * len(inputs["pixel_values"])
     if zoo.name == "llava_onevision" and len(images) > 1:  # several images: each is its base view and a newline
@@ -308,11 +320,14 @@ def image_feature_rows(zoo: Zoo, inputs: BatchFeature) -> int:
         "image_grid_thw",
         "image_sizes",
         "batch_num_images",
+        "high_res_pixel_values",
         "image_position_ids",
     )
     vision_inputs = {key: inputs[key] for key in names if key in inputs}
     with torch.no_grad():
-        features = zoo.model.get_image_features(**vision_inputs).pooler_output
+        # DeepSeek-VL's ForConditionalGeneration has no get_image_features; its inner model has.
+        get_image_features = getattr(zoo.model, "get_image_features", None) or zoo.model.model.get_image_features
+        features = get_image_features(**vision_inputs).pooler_output
     if isinstance(features, torch.Tensor):
         return features.shape[0] * features.shape[1]
     return sum(feature.shape[0] for feature in features)

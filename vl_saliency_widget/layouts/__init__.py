@@ -1,6 +1,7 @@
 """Image layouts per architecture family, and the registry that picks one by ``config.model_type``."""
 
 from . import (
+    deepseek_vl,
     gemma,
     gemma4,
     glm4v,
@@ -35,6 +36,7 @@ __all__ = [
     "LayoutContext",
     "LayoutFn",
     "View",
+    "deepseek_vl",
     "gemma",
     "gemma4",
     "glm4v",

@@ -26,6 +26,7 @@ from transformers import BatchFeature, PreTrainedModel, ProcessorMixin
 
 from ..images import tiny_image
 from . import (
+    deepseek_vl,
     gemma,
     gemma4,
     glm4v,
@@ -60,6 +61,8 @@ _RECIPES: dict[str, Recipe] = {
     "idefics2": idefics2.IDEFICS2,
     "llava_next_video": llava_video.LLAVA_NEXT_VIDEO,
     "video_llava": llava_video.VIDEO_LLAVA,
+    "deepseek_vl": deepseek_vl.DEEPSEEK_VL,
+    "deepseek_vl_hybrid": deepseek_vl.DEEPSEEK_VL_HYBRID,
     "qwen3_5": qwen_variants.QWEN3_5,
     "qwen3_5_moe": qwen_variants.QWEN3_5_MOE,
     "qwen3_vl_moe": qwen_variants.QWEN3_VL_MOE,
