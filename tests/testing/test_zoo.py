@@ -18,6 +18,7 @@ from transformers import (
     DeepseekVLHybridForConditionalGeneration,
     DeepseekVLHybridProcessor,
     DeepseekVLProcessor,
+    Exaone4_5_Processor,
     Gemma3ForConditionalGeneration,
     Gemma3Processor,
     Gemma4ForConditionalGeneration,
@@ -40,6 +41,7 @@ from transformers import (
     LlavaNextProcessor,
     LlavaNextVideoForConditionalGeneration,
     LlavaNextVideoProcessor,
+    LlavaOnevision15ForConditionalGeneration,
     LlavaOnevisionForConditionalGeneration,
     LlavaOnevisionProcessor,
     LlavaProcessor,
@@ -96,6 +98,8 @@ EXPECTED_CLASSES = {
     "video_llava": (VideoLlavaForConditionalGeneration, VideoLlavaProcessor, LlamaTokenizer),
     "deepseek_vl": (DeepseekVLForConditionalGeneration, DeepseekVLProcessor, TokenizersBackend),
     "deepseek_vl_hybrid": (DeepseekVLHybridForConditionalGeneration, DeepseekVLHybridProcessor, TokenizersBackend),
+    # The processor AutoProcessor maps llava_onevision1_5 to.
+    "llava_onevision1_5": (LlavaOnevision15ForConditionalGeneration, Exaone4_5_Processor, Qwen2Tokenizer),
     "qwen3_5": (Qwen3_5ForConditionalGeneration, Qwen3VLProcessor, Qwen3_5Tokenizer),
     "qwen3_5_moe": (Qwen3_5MoeForConditionalGeneration, Qwen3VLProcessor, Qwen3_5Tokenizer),
     "qwen3_vl_moe": (Qwen3VLMoeForConditionalGeneration, Qwen3VLProcessor, Qwen2Tokenizer),
@@ -125,6 +129,7 @@ DEFAULT_IMAGE_TOKENS = {
     "video_llava": 8 * 8,  # as llava
     "deepseek_vl": 8 * 8,  # the picture padded to a 32 px square, one token per 4 x 4 px patch
     "deepseek_vl_hybrid": 8 * 8,  # the same grid for the SigLIP and the SAM features
+    "llava_onevision1_5": 4 * 6,  # 84 x 56 px kept, one token per 14 x 14 px
     "qwen3_5": 4 * 5,  # as qwen3_vl
     "qwen3_5_moe": 4 * 5,
     "qwen3_vl_moe": 4 * 5,
@@ -144,6 +149,7 @@ NEIGHBOURS = {
     "video_llava": ("▁", "\n"),
     "deepseek_vl": ("Ġ", "What"),
     "deepseek_vl_hybrid": ("Ġ", "What"),
+    "llava_onevision1_5": ("<|vision_start|>", "<|vision_end|>"),
     "qwen2_vl": ("<|vision_start|>", "<|vision_end|>"),
     "qwen2_5_vl": ("<|vision_start|>", "<|vision_end|>"),
     "qwen3_vl": ("<|vision_start|>", "<|vision_end|>"),
@@ -393,6 +399,7 @@ def test_image_tokens_match_config_and_image_features(zoo: Zoo) -> None:
         ("qwen3_5", (4, 5)),
         ("qwen3_5_moe", (4, 5)),
         ("qwen3_vl_moe", (4, 5)),
+        ("llava_onevision1_5", (4, 6)),
         ("glm4v", (4, 6)),
         ("glm4v_moe", (4, 6)),
         ("glm46v", (4, 6)),
