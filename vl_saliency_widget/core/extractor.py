@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -15,6 +15,7 @@ from transformers.utils import ModelOutput
 from ..layouts import ImageLayout, LayoutContext, layout_for, processed_pictures, uses_cross_attention
 from .capture import Recorder, capturing, text_config
 from .gradients import TokenGradients, WholeMatrices
+from .inputs import teacher_forced_inputs
 from .method import Needs, needs_of_all
 from .record import TraceData
 from .trace import Trace
@@ -32,6 +33,19 @@ class _Plan:
     ctx: LayoutContext
     layouts: list[ImageLayout]
     columns: torch.Tensor
+
+
+NO_ATTENTION_LAYERS = frozenset({"linear_attention", "conv", "moe"})
+"""Layer types (a config's ``layer_types``) that hold no softmax attention: linear attention, state-space and
+convolution layers of hybrid models (Qwen3.5's Gated DeltaNet layers, LFM2's convolutions)."""
+
+
+def _attention_layers(text_config: Any) -> int:
+    """How many layers of the language model run softmax attention, so pass through the capture."""
+    kinds = getattr(text_config, "layer_types", None)
+    if not kinds:
+        return int(text_config.num_hidden_layers)
+    return sum(kind not in NO_ATTENTION_LAYERS for kind in kinds)
 
 
 def _image_token_id(config: Any) -> int | None:
@@ -73,13 +87,6 @@ def _as_2d_ids(name: str, ids: Any) -> torch.Tensor:
     return ids
 
 
-def _input_device(model: nn.Module) -> torch.device:
-    """Where the input ids go: the input embedding's device (CPU when its weights are offloaded)."""
-    embeddings = model.get_input_embeddings()  # type: ignore[operator]
-    device = embeddings.weight.device
-    return torch.device("cpu") if device.type == "meta" else device
-
-
 class SaliencyExtractor:
     """Captures attention and gradients from a Hugging Face image-text-to-text model.
 
@@ -92,8 +99,9 @@ class SaliencyExtractor:
             first time it is asked for and cached; "sequence": one gradient of the teacher-forced loss over the
             whole sequence, as the vl-saliency reference library computes it.
         image_token_id: the id marking image positions; read from the model config when not given.
-        layers: capture only these layers (indices among the layers that see the image, from 0); the others are
-            never copied. None: all.
+        layers: capture only these layers (indices among the layers that see the image, from 0: the softmax
+            attention layers; a hybrid model's linear-attention or convolution layers hold no attention and are not
+            counted); the others are never copied. None: all.
         heads: capture only these heads of every captured layer. None: all.
         dtype: storage dtype of the kept tensors, e.g. ``torch.float16`` halves a float32 trace. None: the model's.
         max_trace_bytes: refuse, before running the model, a capture whose trace would exceed this many bytes
@@ -143,8 +151,9 @@ class SaliencyExtractor:
         self.cross = uses_cross_attention(model.config)
         text = text_config(model)
         cross_layers = getattr(text, "cross_attention_layers", None) or []
-        self.num_layers = len(cross_layers) if self.cross else int(text.num_hidden_layers)
-        self._layer_kinds = (int(text.num_hidden_layers) - len(cross_layers), len(cross_layers))  # (self, cross)
+        attention_layers = _attention_layers(text)
+        self.num_layers = len(cross_layers) if self.cross else attention_layers
+        self._layer_kinds = (attention_layers - len(cross_layers), len(cross_layers))  # (self, cross)
         self.num_heads = int(text.num_attention_heads)
         for name, chosen, count in (("layers", layers, self.num_layers), ("heads", heads, self.num_heads)):
             if chosen is not None and (not chosen or any(not 0 <= int(i) < count for i in chosen)):
@@ -242,7 +251,7 @@ class SaliencyExtractor:
                     "store half precision (dtype=torch.float16), or keep only attention (store_grads=False) or "
                     "per-token gradients (gradients='token')."
                 )
-        model_inputs = self._model_inputs(ids, prompt_len, inputs)
+        model_inputs = teacher_forced_inputs(self.model, ids, prompt_len, inputs)
         rows = self._rows(plan)
         recorder = Recorder(
             rows=rows,
@@ -276,6 +285,8 @@ class SaliencyExtractor:
             layer_indices=self.layers,
             head_indices=self.heads,
             rows=rows if self.rows == "answer" else None,
+            inputs={"input_ids": plan.ids[:, :prompt_len].cpu().clone()}
+            | {k: v.detach().cpu().clone() for k, v in inputs.items() if isinstance(v, torch.Tensor)},
         )
         with capturing(self.model, recorder):
             if sequence:
@@ -297,7 +308,9 @@ class SaliencyExtractor:
         data.attn = torch.stack(recorder.attn) if store_attns else None
         data.scores = torch.stack(recorder.scores) if recorder.scores else None
         self._warn_non_finite(data)
-        return Trace(data, processor=self.processor)
+        trace = Trace(data, processor=self.processor)
+        trace.attach(self.model, self.processor, check=False)
+        return trace
 
     def _sequence_gradients(self, loss: torch.Tensor, recorder: Recorder, data: TraceData) -> None:
         """One backward pass of the teacher-forced loss: the gradients of every probe, kept in ``data``."""
@@ -402,41 +415,6 @@ class SaliencyExtractor:
         else:
             columns = ctx.image_positions
         return _Plan(ids=ids, prompt_len=prompt_len, gen_start=gen_start, ctx=ctx, layouts=layouts, columns=columns)
-
-    def _model_inputs(self, ids: torch.Tensor, prompt_len: int, inputs: Mapping[str, Any]) -> dict[str, Any]:
-        """The processor outputs extended to the whole sequence the way ``generate`` extends them.
-
-        Per-token tensors (``attention_mask``, ``token_type_ids``, ``mm_token_type_ids``, Mllama's
-        ``cross_attention_mask``) get their generated part from the model's own
-        ``_update_model_kwargs_for_generation``, so the pass sees the masks the generation saw (PaliGemma marks
-        generated tokens as suffix; Gemma 3 repeats the last type id).
-        Tensors are copied, so inputs made under ``torch.inference_mode`` can enter the autograd graph.
-        """
-        device = _input_device(self.model)
-        # labels (PaliGemma's processor returns them) are training targets, not inputs of this pass.
-        kwargs = {k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in inputs.items() if k != "labels"}
-        if kwargs.get("attention_mask") is None:
-            kwargs["attention_mask"] = torch.ones(1, prompt_len, dtype=torch.long)
-        new = ids.shape[1] - prompt_len
-        if new:
-            extend = getattr(self.model, "_update_model_kwargs_for_generation", None)
-            if extend is None:
-                raise TypeError(f"{type(self.model).__name__} is not a generative model (no GenerationMixin).")
-            # Generation appends one step per token along the sequence axis; the model's own one-step update says
-            # which inputs grow (attention_mask, token_type_ids, Mllama's cross_attention_mask...) and with what.
-            step = extend(outputs={}, model_kwargs=dict(kwargs), is_encoder_decoder=False, num_new_tokens=1)
-            for key, value in kwargs.items():
-                grown = step.get(key)
-                if not isinstance(value, torch.Tensor) or not isinstance(grown, torch.Tensor) or grown is value:
-                    continue
-                if value.ndim < 2 or value.shape[1] != prompt_len or grown.shape[1] != prompt_len + 1:
-                    raise ValueError(f"Could not extend the processor output {key!r} to the generated tokens.")
-                tail = grown[:, -1:].repeat(1, new, *([1] * (grown.ndim - 2)))
-                kwargs[key] = torch.cat([value, tail], dim=1)
-        kwargs["input_ids"] = ids.clone()
-        kwargs["use_cache"] = False
-        kwargs["return_dict"] = True
-        return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in kwargs.items()}
 
     def _pictures(self, ctx: LayoutContext, layouts: list[ImageLayout]) -> list[Image.Image]:
         if ctx.images is not None:
