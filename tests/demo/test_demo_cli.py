@@ -34,7 +34,7 @@ def test_demo_html_writes_an_offline_page_whose_answer_map_points_at_the_shape(t
     state = json.loads(re.search(r"<script type='application/json' id='saliency-state'>(.*?)</script>", page).group(1))
     sample = toy_samples(1, HELD_OUT_SEED)[0]
     strings = state["tokens"]["text"]
-    assert strings[state["token"]] == sample.answer, "the answer token is selected"
+    assert strings[state["token"]] == f" {sample.answer}", "the answer token is selected, shown with its space"
     assert len(state["images"]) == 1 and "png" in state["images"][0]
     mappable = _array(state["tokens"]["mappable"]).tolist()
     answer_map = _array(state["previews"]["maps"])[mappable.index(state["token"])]

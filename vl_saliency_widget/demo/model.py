@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tokenizers import AddedToken, Tokenizer, models, normalizers, pre_tokenizers, processors
+from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 from transformers import (
     CLIPImageProcessorPil,
     LlavaConfig,
@@ -51,22 +51,39 @@ WORDS: tuple[str, ...] = (
     *COLOURS,
 )
 """The vocabulary after the special tokens, lower case: the chat roles, the question words (with the names of the
-shapes, which a user may ask about) and every answer."""
+shapes, which a user may ask about) and every answer. Their ids follow in this order (the shipped weights depend on
+them); the tokenizer spells each word with :data:`WORD_START` in front (:func:`spelling`)."""
+
+WORD_START = "▁"
+"""The mark of a word's start in a token's spelling, SentencePiece's (``▁what``): token strips show a space there and
+``decode`` writes one."""
 
 CHAT_TEMPLATE = LLAVA_CHAT_TEMPLATE
 """LLaVA 1.5's ``USER: <image>\\nWhat color is the shape? ASSISTANT:`` (the tokenizer adds ``<s>``), as in the zoo."""
 
 
+def spelling(word: str) -> str:
+    """How the tokenizer spells a vocabulary entry: a word with :data:`WORD_START` in front, punctuation as it is."""
+    return WORD_START + word if word.isalnum() else word
+
+
 def build_tokenizer() -> PreTrainedTokenizerFast:
-    """A word-level tokenizer over :data:`SPECIAL_TOKENS` and :data:`WORDS`.
+    """A word-level tokenizer over :data:`SPECIAL_TOKENS` and :data:`WORDS`, words spelled as SentencePiece does.
 
     Text is lower-cased and split at white space and punctuation; a word outside the vocabulary becomes ``<unk>``.
-    ``<s>`` is put in front of every encoded text. Decoding joins the words with single spaces.
+    Every word is marked as the start of one (``What color?`` -> ``▁what``, ``▁color``, ``?``) whatever precedes it,
+    so the ids are those of a plain word-level split. ``<s>`` is put in front of every encoded text. Decoding writes a
+    space before each word but the first and none before punctuation: ``user: what color is the shape?``.
     """
-    vocab = {token: index for index, token in enumerate([*SPECIAL_TOKENS.values(), *WORDS])}
+    vocab = {token: index for index, token in enumerate([*SPECIAL_TOKENS.values(), *map(spelling, WORDS)])}
     tokenizer = Tokenizer(models.WordLevel(vocab, unk_token=SPECIAL_TOKENS["unk_token"]))
-    tokenizer.normalizer = normalizers.Lowercase()
-    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer.normalizer = normalizers.Sequence(
+        [normalizers.Lowercase(), normalizers.Replace(Regex(r"(?<!\w)(?=\w)"), WORD_START)]
+    )
+    # Pieces: a marked word, or a run of other non-space characters that does not run into a marked word.
+    word_or_punctuation = Regex(rf"{WORD_START}\w+|(?:(?!{WORD_START}\w)[^\w\s])+")
+    tokenizer.pre_tokenizer = pre_tokenizers.Split(word_or_punctuation, behavior="removed", invert=True)
+    tokenizer.decoder = decoders.Metaspace(replacement=WORD_START, prepend_scheme="always")
     tokenizer.add_special_tokens(
         [AddedToken(token, normalized=False, special=True) for token in SPECIAL_TOKENS.values()]
     )

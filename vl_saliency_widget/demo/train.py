@@ -25,7 +25,7 @@ import torch
 from transformers import BatchFeature, LlavaForConditionalGeneration, LlavaProcessor
 
 from .data import HELD_OUT_SEED, TRAIN_SEED, Sample, toy_samples
-from .model import WEIGHTS_DIR, build_model, build_processor
+from .model import WEIGHTS_DIR, build_model, build_processor, spelling
 
 
 def prompts(samples: Sequence[Sample], processor: LlavaProcessor) -> list[str]:
@@ -66,7 +66,7 @@ def first_token_accuracy(
                 text=prompts(chunk, processor), images=[s.image for s in chunk], padding=True, return_tensors="pt"
             )
             predicted = model(**inputs).logits[:, -1].argmax(-1)
-            expected = torch.tensor(tokenizer.convert_tokens_to_ids([s.answer for s in chunk]))
+            expected = torch.tensor(tokenizer.convert_tokens_to_ids([spelling(s.answer) for s in chunk]))
             correct += int((predicted == expected).sum())
     finally:
         tokenizer.padding_side = padding_side
