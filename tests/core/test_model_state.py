@@ -13,7 +13,8 @@ from vl_saliency_widget import SaliencyExtractor
 
 def snapshot(model: Any) -> dict[str, Any]:
     """Everything a capture could disturb."""
-    configs = [model.config, *(getattr(model.config, k) for k in model.config.sub_configs)]
+    # A sub-config may be absent (Gemma 4 without its audio tower).
+    configs = [model.config, *(c for k in model.config.sub_configs if (c := getattr(model.config, k)) is not None)]
     return {
         "attn": [c._attn_implementation for c in configs],
         "training": [m.training for m in model.modules()],

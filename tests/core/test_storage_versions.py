@@ -14,6 +14,7 @@ from vl_saliency_widget import SaliencyExtractor, Trace
 from vl_saliency_widget.core.storage import CHECKSUM_KEY, FORMAT_VERSION, METADATA_KEY, _checksum, read_trace_file
 
 ADDED_IN_4 = ("has_grad", "layer_indices", "head_indices")
+ADDED_IN_5 = ("inputs", "perturbations")
 
 
 @pytest.fixture(scope="module")
@@ -35,12 +36,30 @@ def _rewrite(path: Path, meta: dict, tensors: dict[str, torch.Tensor]) -> None: 
 
 def test_files_are_written_in_the_current_format_with_every_documented_field(saved: Path) -> None:
     meta, _ = read_trace_file(saved)
-    assert meta["format_version"] == FORMAT_VERSION == 4
-    assert set(ADDED_IN_4) <= set(meta)
+    assert meta["format_version"] == FORMAT_VERSION == 5
+    assert set(ADDED_IN_4) | set(ADDED_IN_5) <= set(meta)
+
+
+def _without_inputs(meta: dict, tensors: dict[str, torch.Tensor]) -> tuple[dict, dict[str, torch.Tensor]]:  # type: ignore[type-arg]
+    """A file as version 4 wrote it: no processor inputs, no perturbation tables."""
+    kept = {k: v for k, v in tensors.items() if not k.startswith(("input_", "perturbation_"))}
+    return {k: v for k, v in meta.items() if k not in ADDED_IN_5}, kept
+
+
+def test_a_format_4_file_loads_and_says_it_cannot_run_its_model_again(saved: Path, tmp_path: Path) -> None:
+    meta, tensors = _without_inputs(*read_trace_file(saved))
+    old = tmp_path / "format4.safetensors"
+    _rewrite(old, meta | {"format_version": 4}, tensors)
+    loaded = Trace.load(old)
+    assert loaded.data.inputs is None and loaded.data.perturbations == {}
+    case = make_case("gemma3", new_tokens=3)
+    loaded.attach(case.model, case.processor, check=False)
+    with pytest.raises(ValueError, match=r"keeps no processor inputs .* capture it again"):
+        loaded.reliance()
 
 
 def test_a_format_3_file_without_the_later_fields_loads_as_before(saved: Path, tmp_path: Path) -> None:
-    meta, tensors = read_trace_file(saved)
+    meta, tensors = _without_inputs(*read_trace_file(saved))
     old_meta = {k: v for k, v in meta.items() if k not in ADDED_IN_4} | {"format_version": 3}
     old = tmp_path / "format3.safetensors"
     _rewrite(old, old_meta, tensors)

@@ -209,7 +209,8 @@ def test_user_methods_join_the_menu_and_are_cached(trace: Trace, sent: Sent) -> 
         return attn * grad
 
     widget = make(trace, sent, methods={"attn x grad": attn_times_grad})
-    assert widget.methods == ["attn", "grad", "gradcam", "agcam_reference", "attn x grad"]
+    # the captured trace keeps its model, so the methods that run it again are offered too
+    assert widget.methods == ["attn", "grad", "gradcam", "agcam_reference", "occlusion", "rise", "attn x grad"]
     widget.mode = "attn x grad"
     np.testing.assert_allclose(widget.map.numpy(), reference(trace, widget.token, attn_times_grad).agg().numpy())
     calls.clear()

@@ -33,12 +33,16 @@ class Needs:
             gradients).
         matrices: every layer's whole attention matrix, all rows and keys (relevancy, rollout), and with
             ``gradients`` its whole gradient.
+        model: passes of the model itself on changed inputs (occlusion, RISE): the trace keeps a handle to the
+            model after ``capture``; a loaded trace needs ``trace.attach(model, processor)`` for what it did not
+            compute before it was saved.
     """
 
     attention: bool = False
     gradients: bool = False
     scores: bool = False
     matrices: bool = False
+    model: bool = False
 
     def __or__(self, other: Needs) -> Needs:
         return Needs(
@@ -46,6 +50,7 @@ class Needs:
             gradients=self.gradients or other.gradients,
             scores=self.scores or other.scores,
             matrices=self.matrices or other.matrices,
+            model=self.model or other.model,
         )
 
 
@@ -115,6 +120,11 @@ class MethodInputs:
     def score_grad(self) -> SaliencyMap:
         """[layers, heads, H, W] gradient of the token's score with respect to the pre-softmax scores."""
         return self._get("score_grad")  # type: ignore[no-any-return]
+
+    @cached_property
+    def perturbation(self) -> Any:
+        """The model's passes on changed pictures of this image (``core.perturb.Perturbations``)."""
+        return self._get("perturbation")
 
     @cached_property
     def matrices(self) -> list[LayerMatrices]:

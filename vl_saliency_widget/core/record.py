@@ -43,6 +43,10 @@ class TraceData:
         layer_indices, head_indices: the model's index of each captured layer and head; None: all, in order.
         token_strings, special_mask: per position, the token as the tokenizer spells it and whether it is special;
             None: asked of the processor.
+        inputs: the processor outputs of the prompt as given to ``capture`` (``input_ids`` included), on the CPU:
+            what the methods that run the model again need; None for a trace saved before they were kept.
+        perturbations: the tables the methods that run the model computed (``core.perturb.Perturbations``), by
+            the method, its settings and the image.
     """
 
     token_ids: list[int]
@@ -66,6 +70,8 @@ class TraceData:
     head_indices: list[int] | None = None
     token_strings: list[str] | None = None
     special_mask: list[bool] | None = None
+    inputs: dict[str, torch.Tensor] | None = None
+    perturbations: dict[str, torch.Tensor] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Gradients held are gradients captured, whatever the caller said.

@@ -12,7 +12,10 @@ Layout of the file:
   ``gen_start``, the image token id, the gradients option, ``has_grad`` (whether gradients were captured: a
   per-token trace saved before any was computed says so though it holds none), whether columns are
   cross-attention keys, each image's layout (view names and boxes, frame size, extra positions), and
-  ``layer_indices`` / ``head_indices`` (the model's index of each captured layer and head, null for all).
+  ``layer_indices`` / ``head_indices`` (the model's index of each captured layer and head, null for all),
+  ``inputs`` (the names of the capture's processor inputs, kept as tensors ``input_<name>``, null when not kept)
+  and ``perturbations`` (the keys of the perturbation tables, kept as ``perturbation_<k>`` in that order: [T, rows,
+  cols] maps of occlusion and RISE, [2, T] log-probabilities of reliance).
 - metadata ``vl_saliency_trace_sha256``: SHA-256 of that JSON and of every tensor's name, dtype, shape and bytes.
 Loading reads the JSON with ``json`` and the tensors with safetensors: nothing in the file is executed. Every
 field and tensor is checked against the others before a Trace is built, and the checksum catches a flipped bit
@@ -39,10 +42,11 @@ from ..layouts import ImageLayout, View
 from .gradients import WholeMatrices
 from .record import TraceData
 
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 """Version 2 added the checksum, version 3 the methods' scores and whole matrices, version 4 ``rows``,
-``layer_indices``, ``head_indices`` and ``has_grad`` (some version-3 files have them too); older files still load,
-a missing ``has_grad`` read from the tensors, missing indices as "all"."""
+``layer_indices``, ``head_indices`` and ``has_grad`` (some version-3 files have them too), version 5 the capture's
+processor inputs and the perturbation tables; older files still load, a missing ``has_grad`` read from the
+tensors, missing indices as "all", no inputs (such a trace cannot run its model again)."""
 METADATA_KEY = "vl_saliency_trace"
 CHECKSUM_KEY = "vl_saliency_trace_sha256"
 
@@ -80,6 +84,10 @@ def save_trace_data(data: TraceData, path: Path) -> None:
         )
     for i, picture in enumerate(data.images):
         tensors[f"picture_{i}"] = torch.from_numpy(np.asarray(picture.convert("RGB"), dtype=np.uint8).copy())
+    inputs = sorted(data.inputs or {})
+    tensors |= {f"input_{name}": (data.inputs or {})[name] for name in inputs}
+    perturbations = sorted(data.perturbations)
+    tensors |= {f"perturbation_{k}": data.perturbations[name] for k, name in enumerate(perturbations)}
     metadata = {
         "format_version": FORMAT_VERSION,
         "token_ids": data.token_ids,
@@ -94,6 +102,8 @@ def save_trace_data(data: TraceData, path: Path) -> None:
         "full_kinds": list(data.matrices.kinds) if data.matrices is not None else None,
         "layer_indices": data.layer_indices,
         "head_indices": data.head_indices,
+        "inputs": inputs if data.inputs is not None else None,
+        "perturbations": perturbations,
     }
     write_trace_file(path, tensors, metadata)
 
@@ -249,6 +259,11 @@ class _Reader:
             self.indices(name, what, axis, captured)
             for axis, (name, what) in enumerate((("layer_indices", "layer"), ("head_indices", "head")))
         )
+        inputs = self.inputs()
+        if inputs is not None:
+            prompt = inputs["input_ids"][0].tolist()
+            _check(prompt == token_ids[: len(prompt)], "'input_ids' is not the start of token_ids")
+        perturbations = self.perturbations(count)
         token_grads = self.token_grads(gradients == "token" and has_grad, attn, is_image, rows, columns.numel())
         cells = set(columns.tolist())
         image_positions = set() if cross else set(torch.nonzero(is_image).flatten().tolist())
@@ -277,7 +292,39 @@ class _Reader:
             head_indices=head_indices,
             token_strings=token_strings,
             special_mask=special_mask,
+            inputs=inputs,
+            perturbations=perturbations,
         )
+
+    def inputs(self) -> dict[str, torch.Tensor] | None:
+        """The capture's processor inputs (``input_ids`` among them), if the file keeps them."""
+        names = self.meta.get("inputs")
+        if names is None:
+            return None
+        _check(
+            type(names) is list and all(type(n) is str for n in names) and "input_ids" in names,
+            "'inputs' must list the processor inputs' names, input_ids included",
+        )
+        out = {}
+        for name in names:
+            _check(f"input_{name}" in self.tensors, f"the input {name!r} is missing")
+            self.claimed.add(f"input_{name}")
+            out[name] = self.tensors[f"input_{name}"]
+        ids = out["input_ids"]
+        _check(ids.dtype == torch.long and ids.dim() == 2 and ids.shape[0] == 1, "'input_ids' must be int64 [1, P]")
+        return out
+
+    def perturbations(self, count: int) -> dict[str, torch.Tensor]:
+        """The perturbation tables by key: [count, rows, cols] maps, or [2, count] log-probabilities (reliance)."""
+        keys = self.meta.get("perturbations", [])
+        _check(type(keys) is list and all(type(k) is str for k in keys), "'perturbations' must list keys")
+        out = {}
+        for k, key in enumerate(keys):
+            table = self.tensor(f"perturbation_{k}", 2 if key.startswith("reliance") else 3, floating=True)
+            shape_ok = table.shape == (2, count) if key.startswith("reliance") else table.shape[0] == count
+            _check(shape_ok, f"the perturbation table {key!r} does not fit the {count} tokens")
+            out[key] = table
+        return out
 
     def rows(self, is_image: torch.Tensor) -> torch.Tensor | None:
         """The captured query positions of a capture that kept only some text rows (rows="answer"), else None."""

@@ -17,6 +17,7 @@ from .gradients import GradientStore, WholeMatrices
 from .image_to_text import sinks, tokens_for
 from .map import SaliencyMap
 from .method import LayerMatrices, Method, MethodInputs, Needs, TraceMethod, method_name, needs_of_all
+from .perturb import Perturbations, Perturber, Reliance, baseline_picture
 from .record import GradientKind, TraceData
 from .reduce import LINEAR, Reduction, check_reduction, reduce_layers_heads
 from .regions import Region
@@ -73,6 +74,8 @@ class Trace:
             row_of=self._row_of,
             what="gradients: capture with store_grads=True",
         )
+        self._model: tuple[Any, Any] | None = None
+        self._perturber: Perturber | None = None
         self._score_row_grads = GradientStore(
             sequence=data.score_row_grad,
             live=data.score_row_gradients,
@@ -218,6 +221,128 @@ class Trace:
         text = self._row_of >= 0
         return [p for p in range(1, len(self.token_ids)) if text[p] and text[p - 1]]
 
+    # -- the model, for the methods that run it again ----------------------------------------------------
+
+    def attach(self, model: Any, processor: Any = None, *, check: bool = True) -> Trace:
+        """Give the trace the model (and processor) it was captured from, for the methods that run the model again
+        (``lib.occlusion``, ``lib.rise``, ``reliance``). ``capture`` attaches its own; a trace read from a file
+        serves what was computed before it was saved, and the rest once attached. Nothing is copied, and the model
+        is left as it was found after each pass.
+
+        Args:
+            model, processor: the model and processor of the capture; ``processor`` defaults to the trace's.
+            check: re-run the processor's image step now and check it gives the capture's inputs (else at the
+                first pass).
+
+        Returns:
+            The trace itself.
+
+        Raises:
+            ValueError: no processor, the trace keeps no processor inputs (saved by an older version), or the
+                processor does not reproduce the capture's inputs from the trace's pictures.
+        """
+        processor = processor if processor is not None else self.processor
+        if processor is None:
+            raise ValueError("A trace read from a file has no processor: trace.attach(model, processor).")
+        self._model = (model, processor)
+        self._perturber = None
+        if check:
+            self.perturber()
+        return self
+
+    def perturber(self) -> Perturber:
+        """The model's passes on changed pictures of this trace (the model attached, or the capture's)."""
+        if self._perturber is None:
+            if self._model is None:
+                raise ValueError(
+                    "This method runs the model again, and this trace has none: trace.attach(model, processor), or "
+                    "Trace.load(path, model=model, processor=processor). What was computed before saving is served "
+                    "without it."
+                )
+            if self.data.inputs is None:
+                raise ValueError(
+                    "This trace keeps no processor inputs (it was saved by an older version), so the model cannot be "
+                    "run on it again: capture it again."
+                )
+            model, processor = self._model
+            self._perturber = Perturber(model, processor, self.token_ids, self.data.inputs, self.images)
+        return self._perturber
+
+    def _answer_positions(self) -> torch.Tensor:
+        """LongTensor of the positions a perturbation scores: the answer's text tokens (the prompt's too when the
+        capture had no answer), each predicted by the position before it."""
+        image = torch.tensor(self.image_mask)
+        start = max(1, self.gen_start)
+        return torch.tensor([p for p in range(start, len(self.token_ids)) if not image[p]], dtype=torch.long)
+
+    def perturbations(self, image_index: int = 0) -> Perturbations:
+        """What the methods that run the model read for one image: see ``core.perturb.Perturbations``."""
+        self._check_image(image_index)
+        grid = self._grid(image_index, None)
+        return Perturbations(
+            self.perturber,
+            self.data.perturbations,
+            image_index,
+            (grid.rows, grid.cols),
+            self._answer_positions(),
+            len(self.token_ids),
+        )
+
+    def _perturbations_of_view(self, image_index: int, view: str | None) -> Perturbations:
+        if view is not None:
+            raise ValueError(
+                "Methods that run the model hide cells of the whole picture: map them without view= (one grid over "
+                "the whole picture)."
+            )
+        return self.perturbations(image_index)
+
+    def reliance(self, baseline: str = "blur", threshold: float = math.log(2)) -> Reliance:
+        """How much each answer token relies on the image(s): log p(token | pictures) - log p(token | every picture
+        replaced by ``baseline``), from one batch of two teacher-forced passes, kept with the trace.
+
+        Args:
+            baseline: "blur" (a blurred copy of each picture), "mean" (its mean colour) or "noise".
+            threshold: a token relies on the image when hiding it lowers its log-probability by more than this
+                many nats (default log 2: its probability at least halves).
+        """
+        key = f"reliance baseline={baseline}"
+        if key not in self.data.perturbations:
+            perturber = self.perturber()
+            positions = self._answer_positions()
+            hidden = [baseline_picture(p, baseline) for p in perturber.pictures]
+            scores = perturber.log_probs([perturber.pictures, hidden], positions)
+            table = torch.full((2, len(self.token_ids)), float("nan"))
+            table[:, positions] = scores.float()
+            self.data.perturbations[key] = table
+        table = self.data.perturbations[key]
+        return Reliance(with_image=table[0], without_image=table[1], threshold=threshold)
+
+    def image_share(
+        self, token: int | Selector, image_index: int | None = None, *, align: Align = "predicting"
+    ) -> torch.Tensor:
+        """[layers, heads]: the share of the token's attention (a softmax row, summing to 1 over all keys) that
+        lands on the image's tokens (every image's with ``image_index=None``); the text gets the rest. Read from
+        the captured attention, nothing recomputed.
+
+        Raises:
+            ValueError: no attention captured, or a cross-attention model (its image layers attend only to the
+                image, so the share is 1 there).
+        """
+        if self.attn is None:
+            raise ValueError("The image share is read from the attention: capture with store_attns=True.")
+        if self._cross:
+            raise ValueError(
+                "This model reaches the image through cross-attention layers, which attend to nothing else: their "
+                "image share is 1. Compare maps between layers instead."
+            )
+        row = self._row(self.position(token), align)
+        values = self.attn[:, :, row].float()
+        if image_index is None:
+            return values.sum(-1)
+        self._check_image(image_index)
+        columns = self._col_of[self.image_layouts[image_index].positions.reshape(-1)]
+        return values[..., columns[columns >= 0]].sum(-1)
+
     # -- what a map costs --------------------------------------------------------------------------------
 
     def grad_ready(self, position: int) -> bool:
@@ -232,6 +357,10 @@ class Trace:
         method that needs them is never ready.
         """
         needs = needs_of_all([mode])
+        if needs.model:
+            name = getattr(mode, "table_name", None)
+            grid = self._grid(0, None)
+            return f"{name} image=0 grid={grid.rows}x{grid.cols}" in self.data.perturbations
         if not needs.gradients or self.gradients == "sequence":
             return True
         if needs.matrices:
@@ -252,6 +381,8 @@ class Trace:
             lacks.append("pre-softmax scores")
         if needs.scores and needs.gradients and data.score_row_grad is None and data.score_row_gradients is None:
             lacks.append("the gradients of the pre-softmax scores")
+        if needs.model and self._model is None and not data.perturbations:
+            lacks.append("the model (trace.attach(model, processor))")
         if needs.matrices and data.matrices is None:
             lacks.append("every layer's whole attention matrix")
         matrices = data.matrices
@@ -265,7 +396,9 @@ class Trace:
         lacks = self.missing(needs)
         if not lacks:
             return
-        if needs.scores or needs.matrices:
+        if needs.model and needs == Needs(model=True):
+            how = "a captured trace keeps its model; attach one to a trace read from a file"
+        elif needs.scores or needs.matrices:
             how = f"SaliencyExtractor(model, processor, methods=[{name}]) records what the method declares it needs"
         else:
             how = "capture with store_attns=True and store_grads=True"
@@ -492,13 +625,19 @@ class Trace:
         save_trace_data(saved, Path(path))
 
     @classmethod
-    def load(cls, path: str | Path) -> Trace:
+    def load(cls, path: str | Path, *, model: Any = None, processor: Any = None) -> Trace:
         """Read a trace written by ``Trace.save``. Loading runs no code from the file.
+
+        Args:
+            model, processor: attach them (``attach``) for the methods that run the model again.
 
         Raises:
             ValueError: the file is not a trace, is truncated or corrupted, or was written by a newer version.
         """
-        return cls(load_trace_data(Path(path)))
+        trace = cls(load_trace_data(Path(path)), processor=processor)
+        if model is not None:
+            trace.attach(model, processor)
+        return trace
 
     def visualize_tokens(self, return_html: bool = False) -> str | None:
         """Show the sequence as an HTML token strip (prompt vs generated, image tokens skipped).
@@ -669,6 +808,7 @@ class Trace:
                 "scores": lambda: spatial(self.scores[:, :, row]),  # type: ignore[index]
                 "score_grad": score_grad,
                 "matrices": matrices,
+                "perturbation": lambda: self._perturbations_of_view(image_index, view),
             },
             image_map=image_map,
         )

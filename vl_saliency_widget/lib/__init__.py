@@ -8,6 +8,7 @@ from ..core.method import LayerMatrices, Method, MethodInputs, Needs, TraceMetho
 from .cam import AGCAM, agcam, agcam_reference, gradcam
 from .compare import difference
 from .heads import HeadRanking, rank_localization_heads
+from .perturbation import Occlusion, Rise, occlusion, rise
 from .propagation import Relevancy, Rollout, relevancy, relevancy_row, rollout, rollout_row
 
 METHODS: dict[str, Method] = {
@@ -16,6 +17,8 @@ METHODS: dict[str, Method] = {
     "agcam_reference": agcam_reference,
     "relevancy": relevancy,
     "rollout": rollout,
+    "occlusion": occlusion,
+    "rise": rise,
 }
 """Every built-in method by name (the widget's method menu offers those the trace can run)."""
 
@@ -26,16 +29,20 @@ __all__ = [
     "LayerMatrices",
     "MethodInputs",
     "Needs",
+    "Occlusion",
     "Relevancy",
+    "Rise",
     "Rollout",
     "TraceMethod",
     "agcam",
     "agcam_reference",
     "difference",
     "gradcam",
+    "occlusion",
     "rank_localization_heads",
     "relevancy",
     "relevancy_row",
+    "rise",
     "rollout",
     "rollout_row",
 ]
