@@ -50,10 +50,9 @@ def temporary(path: Path) -> Path:
 
 
 def write_atomic(path: Path, write: Callable[[Path], None], *, fsync: bool = False) -> None:
-    """Call ``write(temporary_path)``, then rename the file to ``path``: ``path`` is either absent, its old content,
-    or the complete new file, whenever the process is killed. ``fsync``: also flush it to the disk first (a power
-    cut then cannot leave a renamed but empty file; a killed process needs no flush)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Call ``write(temporary_path)``, then rename the file to ``path`` (whose folder exists): ``path`` is either
+    absent, its old content, or the complete new file, whenever the process is killed. ``fsync``: also flush it to
+    the disk first (a power cut then cannot leave a renamed but empty file; a killed process needs no flush)."""
     part = temporary(path)
     try:
         write(part)
@@ -61,9 +60,9 @@ def write_atomic(path: Path, write: Callable[[Path], None], *, fsync: bool = Fal
             with open(part, "rb") as f:
                 os.fsync(f.fileno())
         os.replace(part, path)
-    finally:
-        if part.exists():
-            part.unlink()
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
 
 
 def write_text_atomic(path: Path, text: str) -> None:
@@ -143,7 +142,8 @@ class ShardWriter:
     def __init__(self, folder: Path, *, fsync: bool = False) -> None:
         self.folder = folder
         self.fsync = fsync
-        folder.mkdir(parents=True, exist_ok=True)
+        for sub in ("traces", "maps"):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
         for leftover in folder.rglob(f".*{TEMPORARY}"):
             leftover.unlink(missing_ok=True)
         self.path = folder / SUMMARY_FILE
