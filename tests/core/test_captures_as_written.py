@@ -88,3 +88,14 @@ def test_the_size_limit_message_shows_both_sizes_readably() -> None:
     expected = rf"would keep {readable_bytes(size)}, over max_trace_bytes=1000 \(1000 B\)"
     with pytest.raises(MemoryError, match=expected):
         extractor.capture(**case.inputs, generated_ids=case.generated)
+
+
+def test_video_llava_s_legacy_name_for_the_pixels_is_taken() -> None:
+    case = make_case("video_llava", new_tokens=2)
+    legacy = {("pixel_values_images" if k == "pixel_values" else k): v for k, v in case.inputs.items()}
+    trace = SaliencyExtractor(case.model, case.processor).capture(
+        **legacy, generated_ids=case.generated, images=[case.image]
+    )
+    expected = _capture(case)
+    # exact: the same capture of the same tensors under another name
+    assert torch.equal(trace.maps(trace.text_positions, "attn"), expected.maps(expected.text_positions, "attn"))

@@ -33,6 +33,21 @@ REFERENCE_FAILS: dict[str, str | tuple[type[Exception], str]] = {
     "aya_vision": "does not match expected count",
     # The image enters through cross-attention; one <|image|> token is no grid.
     "mllama": "does not match expected count",
+    # Qwen-style patch rows again: the number of patches taken for the number of images.
+    "qwen3_5": "does not match number of images",
+    "qwen3_5_moe": "does not match number of images",
+    "qwen3_vl_moe": "does not match number of images",
+    "glm4v": "does not match number of images",
+    "glm4v_moe": "does not match number of images",
+    "glm46v": "does not match number of images",
+    "llava_onevision1_5": "does not match number of images",
+    # Gemma 4 has neither image_grid_thw, mm_tokens_per_image nor a vision image_size to infer a grid from.
+    "gemma4": "Cannot infer image patch shapes",
+    # Resampler latents (8 per view) and anyres tiles: not one square grid per image.
+    "idefics2": "does not match expected count",
+    "llava_next_video": "does not match expected count",
+    # It passes pixel_values alone; the hybrid tower needs its high-resolution copy too.
+    "deepseek_vl_hybrid": "Both pixel_values and high_res_pixel_values",
 }
 
 

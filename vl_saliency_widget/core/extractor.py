@@ -389,6 +389,9 @@ class SaliencyExtractor:
                 f"The generated tokens contain the image placeholder (id {self.image_token_id}), which the model "
                 "cannot take back as input. Generate with suppress_tokens=[image_token_id] (or bad_words_ids)."
             )
+        if "pixel_values" not in inputs and "pixel_values_images" in inputs:
+            # Video-LLaVA's image processor still names them so by default; its model takes either name.
+            inputs["pixel_values"] = inputs.pop("pixel_values_images")
         if inputs.get("pixel_values") is None:
             raise ValueError("The inputs hold no image (no pixel_values): saliency maps need an image in the prompt.")
         gen_start = prompt_len if ids.shape[1] > prompt_len else 0
