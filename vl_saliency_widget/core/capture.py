@@ -69,6 +69,10 @@ class Recorder:
         matrix_attn: per layer in call order, attention [heads, T, keys] on the CPU.
         matrix_kinds: per entry of ``matrix_attn``, "self" or "cross" (keys: the image features).
         matrix_probes: per entry of ``matrix_attn``, the zero probe [heads, T, keys].
+        text_cols: LongTensor [Tt] of the text key positions whose columns are kept too (attribution to the text);
+            None: none.
+        text_attn: per layer, attention [heads, R, Tt] on the CPU.
+        text_probes: per layer, the zero probe [heads, R, Tt] whose gradient is ``dL/dA`` on the text columns.
     """
 
     rows: torch.Tensor
@@ -89,6 +93,9 @@ class Recorder:
     matrix_attn: list[torch.Tensor] = field(default_factory=list)
     matrix_kinds: list[str] = field(default_factory=list)
     matrix_probes: list[torch.Tensor] = field(default_factory=list)
+    text_cols: torch.Tensor | None = None
+    text_attn: list[torch.Tensor] = field(default_factory=list)
+    text_probes: list[torch.Tensor] = field(default_factory=list)
     _layer_of: dict[int, int] = field(default_factory=dict)
     _indices: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
 
@@ -164,8 +171,11 @@ class Recorder:
         if self.store_attns:
             kept = weights[0].detach()
             kept = kept if chosen is None else kept.index_select(0, chosen)
-            kept = (kept if rows_only else kept.index_select(1, rows)).index_select(2, cols)
-            self.attn.append(kept.to("cpu", dtype=self.dtype or kept.dtype))
+            kept = kept if rows_only else kept.index_select(1, rows)
+            self.attn.append(kept.index_select(2, cols).to("cpu", dtype=self.dtype or kept.dtype))
+            if self.text_cols is not None:
+                text = kept.index_select(2, self.text_cols.to(kept.device))
+                self.text_attn.append(text.to("cpu", dtype=self.dtype or kept.dtype))
         if self.keep_scores:
             scores = self._scores(module, query, key, mask, options, rows, cols)
             kept_scores = scores if chosen is None else scores.index_select(0, chosen)
@@ -178,14 +188,21 @@ class Recorder:
                 f"[1, {self.seq_len}, {heads}, head_dim]."
             )
         groups = heads // value.shape[1]
-        image_values = value[0].repeat_interleave(groups, dim=0).index_select(1, cols)  # [heads, I, D]
+        all_values = value[0].repeat_interleave(groups, dim=0)  # [heads, keys, D]
         if chosen is not None:
-            image_values = image_values.index_select(0, chosen)
-        probe = torch.zeros(
-            image_values.shape[0], rows.numel(), cols.numel(), dtype=weights.dtype, device=weights.device
-        ).requires_grad_(True)
-        self.probes.append(probe)
-        delta = torch.matmul(probe.to(image_values.dtype), image_values)  # [chosen heads, R, D], zero-valued
+            all_values = all_values.index_select(0, chosen)
+
+        def probe_on(columns: torch.Tensor, probes: list[torch.Tensor]) -> torch.Tensor:
+            """A zero probe Z [chosen heads, R, columns] kept in ``probes``; returns Z @ V[columns], zero-valued."""
+            probe = torch.zeros(
+                all_values.shape[0], rows.numel(), columns.numel(), dtype=weights.dtype, device=weights.device
+            ).requires_grad_(True)
+            probes.append(probe)
+            return torch.matmul(probe.to(all_values.dtype), all_values.index_select(1, columns))
+
+        delta = probe_on(cols, self.probes)  # [chosen heads, R, D]
+        if self.text_cols is not None:
+            delta = delta + probe_on(self.text_cols.to(weights.device), self.text_probes)
         if self.keep_scores:
             # c_i = dL/do_i . o_i: the gradient of a zero scale s_i on the row's output (o held constant).
             row_outputs = output[0].index_select(0, rows).transpose(0, 1).detach()  # [heads, R, D]

@@ -112,6 +112,9 @@ class SaliencyExtractor:
         methods: the methods (``lib.agcam``, ``lib.relevancy``...) the traces will be mapped with; the capture also
             records what they declare they need (pre-softmax scores, every layer's whole matrix). Plain
             ``fn(attn, grad)`` methods need nothing more than the default.
+        text_columns: also keep the captured rows' attention (and its gradient) on every text position:
+            [layers, heads, R, text tokens] more, for ``trace.text_attribution`` (how much a token draws on each
+            earlier word). Counted by ``estimate_trace_bytes``.
     """
 
     def __init__(
@@ -129,6 +132,7 @@ class SaliencyExtractor:
         max_trace_bytes: int | None = None,
         methods: Sequence[Any] = (),
         rows: Literal["text", "answer"] = "text",
+        text_columns: bool = False,
     ):
         if rows not in ("text", "answer"):
             raise ValueError(f"rows must be 'text' or 'answer', not {rows!r}.")
@@ -165,6 +169,12 @@ class SaliencyExtractor:
         self.rows: Literal["text", "answer"] = rows
         self.methods = list(methods)
         self.needs: Needs = needs_of_all(self.methods)
+        if text_columns and self.cross:
+            raise ValueError(
+                "text_columns=True keeps the text columns of the layers that attend to the image; in "
+                f"{type(model).__name__} those are cross-attention layers, whose keys are the image alone."
+            )
+        self.text_columns = text_columns
 
     def estimate_trace_bytes(
         self,
@@ -204,6 +214,8 @@ class SaliencyExtractor:
         kept = layers * heads * rows * int(plan.columns.numel()) * copies
         if self.needs.scores and sequence:
             kept += layers * heads * rows  # the score gradients' row sums
+        if self.text_columns:
+            kept += layers * heads * rows * int(self._text_columns(plan).numel()) * (int(store_attns) + int(sequence))
         if self.needs.matrices:
             length = plan.ids.shape[1]
             own, cross = self._layer_kinds
@@ -265,6 +277,7 @@ class SaliencyExtractor:
             dtype=self.dtype,
             keep_scores=needs.scores,
             keep_matrices=needs.matrices,
+            text_cols=self._text_columns(plan) if self.text_columns else None,
         )
         sequence = store_grads and self.gradients == "sequence"
         # The output head ([positions, vocab], hundreds of thousands wide for Gemma) runs only where it is needed:
@@ -306,6 +319,9 @@ class SaliencyExtractor:
                 "model does not dispatch attention through transformers' AttentionInterface."
             )
         data.attn = torch.stack(recorder.attn) if store_attns else None
+        if recorder.text_cols is not None:
+            data.text_columns = recorder.text_cols
+            data.text_attn = torch.stack(recorder.text_attn) if store_attns else None
         data.scores = torch.stack(recorder.scores) if recorder.scores else None
         self._warn_non_finite(data)
         trace = Trace(data, processor=self.processor)
@@ -314,15 +330,21 @@ class SaliencyExtractor:
 
     def _sequence_gradients(self, loss: torch.Tensor, recorder: Recorder, data: TraceData) -> None:
         """One backward pass of the teacher-forced loss: the gradients of every probe, kept in ``data``."""
-        groups = [recorder.probes, recorder.row_probes, recorder.matrix_probes]
+        groups = [recorder.probes, recorder.row_probes, recorder.text_probes, recorder.matrix_probes]
         grads = torch.autograd.grad(loss, [p for group in groups for p in group])
         kept = [g.to("cpu", dtype=self.dtype or g.dtype) for g in grads]
-        attention, rows = len(groups[0]), len(groups[1])
-        data.grad = torch.stack(kept[:attention])
+        parts, start = [], 0
+        for group in groups:
+            parts.append(kept[start : start + len(group)])
+            start += len(group)
+        attention, rows, text, matrices = parts
+        data.grad = torch.stack(attention)
         if rows:
-            data.score_row_grad = torch.stack(kept[attention : attention + rows])
+            data.score_row_grad = torch.stack(rows)
+        if text:
+            data.text_grad = torch.stack(text)
         if data.matrices is not None:
-            data.matrices.grad = kept[attention + rows :]
+            data.matrices.grad = matrices
 
     def _token_gradients(
         self,
@@ -340,6 +362,8 @@ class SaliencyExtractor:
         data.token_gradients = probed(recorder.probes)
         if recorder.row_probes:
             data.score_row_gradients = probed(recorder.row_probes)
+        if recorder.text_probes:
+            data.text_token_gradients = probed(recorder.text_probes)
         if data.matrices is not None:
             data.matrices.token_gradients = probed(recorder.matrix_probes)
 
@@ -359,6 +383,10 @@ class SaliencyExtractor:
                     RuntimeWarning,
                     stacklevel=3,
                 )
+
+    def _text_columns(self, plan: _Plan) -> torch.Tensor:
+        """LongTensor [Tt]: every text position of the sequence, the key columns ``text_columns=True`` keeps."""
+        return torch.nonzero(plan.ids[0].cpu() != self.image_token_id).flatten()
 
     def _rows(self, plan: _Plan) -> torch.Tensor:
         """LongTensor [R] of the query positions to keep: every text position, or the answer's (``rows=``)."""

@@ -47,6 +47,11 @@ class TraceData:
             what the methods that run the model again need; None for a trace saved before they were kept.
         perturbations: the tables the methods that run the model computed (``core.perturb.Perturbations``), by
             the method, its settings and the image.
+        text_columns: LongTensor [Tt] of the text positions whose attention columns were kept too
+            (``text_columns=True``: attribution to the text); None: not kept.
+        text_attn: [layers, heads, R, Tt] attention of the captured rows on those text positions, or None.
+        text_grad: [layers, heads, R, Tt] the whole-sequence gradient with respect to it, or None.
+        text_token_gradients: a fresh capture's graph for its per-token gradients, or None.
     """
 
     token_ids: list[int]
@@ -72,6 +77,10 @@ class TraceData:
     special_mask: list[bool] | None = None
     inputs: dict[str, torch.Tensor] | None = None
     perturbations: dict[str, torch.Tensor] = field(default_factory=dict)
+    text_columns: torch.Tensor | None = None
+    text_attn: torch.Tensor | None = None
+    text_grad: torch.Tensor | None = None
+    text_token_gradients: TokenGradients | None = None
 
     def __post_init__(self) -> None:
         # Gradients held are gradients captured, whatever the caller said.

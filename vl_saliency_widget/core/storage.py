@@ -15,7 +15,9 @@ Layout of the file:
   ``layer_indices`` / ``head_indices`` (the model's index of each captured layer and head, null for all),
   ``inputs`` (the names of the capture's processor inputs, kept as tensors ``input_<name>``, null when not kept)
   and ``perturbations`` (the keys of the perturbation tables, kept as ``perturbation_<k>`` in that order: [T, rows,
-  cols] maps of occlusion and RISE, [2, T] log-probabilities of reliance).
+  cols] maps of occlusion and RISE, [2, T] log-probabilities of reliance); with ``text_columns=True``, tensors
+  ``text_columns`` [Tt] (the text positions), ``text_attn`` and ``text_grad`` [L, H, R, Tt] (whole-sequence
+  gradients; per-token ones are not kept).
 - metadata ``vl_saliency_trace_sha256``: SHA-256 of that JSON and of every tensor's name, dtype, shape and bytes.
 Loading reads the JSON with ``json`` and the tensors with safetensors: nothing in the file is executed. Every
 field and tensor is checked against the others before a Trace is built, and the checksum catches a flipped bit
@@ -63,7 +65,15 @@ def save_trace_data(data: TraceData, path: Path) -> None:
         tensors["columns"] = torch.nonzero(torch.tensor(data.token_ids) == data.image_token_id).flatten()
     if data.rows is not None:
         tensors["rows"] = data.rows
-    optional = {"attn": data.attn, "grad": data.grad, "scores": data.scores, "row_grad": data.score_row_grad}
+    optional = {
+        "attn": data.attn,
+        "grad": data.grad,
+        "scores": data.scores,
+        "row_grad": data.score_row_grad,
+        "text_columns": data.text_columns,
+        "text_attn": data.text_attn,
+        "text_grad": data.text_grad,
+    }
     tensors |= {name: value for name, value in optional.items() if value is not None}
     if data.token_grads:
         keys = sorted(data.token_grads)
@@ -259,6 +269,7 @@ class _Reader:
             self.indices(name, what, axis, captured)
             for axis, (name, what) in enumerate((("layer_indices", "layer"), ("head_indices", "head")))
         )
+        text = self.text_data(is_image, attn, grad)
         inputs = self.inputs()
         if inputs is not None:
             prompt = inputs["input_ids"][0].tolist()
@@ -294,7 +305,31 @@ class _Reader:
             special_mask=special_mask,
             inputs=inputs,
             perturbations=perturbations,
+            text_columns=text[0],
+            text_attn=text[1],
+            text_grad=text[2],
         )
+
+    def text_data(
+        self, is_image: torch.Tensor, attn: torch.Tensor | None, grad: torch.Tensor | None
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
+        """The text columns kept for attribution to the text: positions [Tt], attention and the whole-sequence
+        gradient on them [layers, heads, rows, Tt], shaped as the image columns' are."""
+        if "text_columns" not in self.tensors:
+            _check(
+                "text_attn" not in self.tensors and "text_grad" not in self.tensors, "text columns without positions"
+            )
+            return None, None, None
+        columns = self.tensor("text_columns", 1, floating=False)
+        _check(torch.equal(columns, torch.nonzero(~is_image).flatten()), "text_columns are not the text positions")
+        text_attn, text_grad = self.optional("text_attn", 4), self.optional("text_grad", 4)
+        for name, values, like in (("text_attn", text_attn, attn), ("text_grad", text_grad, grad)):
+            if values is not None:
+                _check(
+                    like is not None and tuple(values.shape) == (*like.shape[:3], columns.numel()),
+                    f"{name!r} does not fit [layers, heads, rows, {columns.numel()} text columns]",
+                )
+        return columns, text_attn, text_grad
 
     def inputs(self) -> dict[str, torch.Tensor] | None:
         """The capture's processor inputs (``input_ids`` among them), if the file keeps them."""

@@ -74,6 +74,13 @@ class Trace:
             row_of=self._row_of,
             what="gradients: capture with store_grads=True",
         )
+        self._text_grads = GradientStore(
+            sequence=data.text_grad,
+            live=data.text_token_gradients,
+            computed={},
+            row_of=self._row_of,
+            what="gradients of its text columns",
+        )
         self._model: tuple[Any, Any] | None = None
         self._perturber: Perturber | None = None
         self._score_row_grads = GradientStore(
@@ -342,6 +349,52 @@ class Trace:
         self._check_image(image_index)
         columns = self._col_of[self.image_layouts[image_index].positions.reshape(-1)]
         return values[..., columns[columns >= 0]].sum(-1)
+
+    def text_attribution(
+        self,
+        token: int | Selector,
+        mode: Literal["attn", "grad", "attn*grad"] = "attn",
+        *,
+        align: Align = "predicting",
+        layer_reduce: Reduction = "mean",
+        head_reduce: Reduction = "mean",
+    ) -> torch.Tensor:
+        """Attribution to the text: how much the token draws on each text token of the sequence, prompt and answer.
+
+        The token's query row (``align``) over the text positions: its attention ("attn"), the gradient of the
+        token's log-probability with respect to it ("grad"), or their product ("attn*grad"), reduced over layers
+        and heads like ``SaliencyMap.agg`` (both axes: "mean", "sum", "max", "min", "prod"). Needs a capture with
+        ``text_columns=True``.
+
+        Returns:
+            FloatTensor [T]: per sequence position; NaN at image tokens and after the query (causal attention).
+        """
+        data = self.data
+        if layer_reduce is None or head_reduce is None:
+            raise ValueError("text_attribution reduces both layers and heads: pass a reduction for each, not None.")
+        if data.text_columns is None:
+            raise ValueError(
+                "Attribution to the text needs the text columns: capture with "
+                "SaliencyExtractor(model, processor, text_columns=True)."
+            )
+        if mode not in ("attn", "grad", "attn*grad"):
+            raise ValueError(f"mode must be 'attn', 'grad' or 'attn*grad', not {mode!r}.")
+        position = self.position(token)
+        row = self._row(position, align)
+        values = torch.ones(())
+        if mode in ("attn", "attn*grad"):
+            if data.text_attn is None:
+                raise ValueError("This trace holds no attention: capture with store_attns=True.")
+            values = data.text_attn[:, :, row].float()
+        if mode in ("grad", "attn*grad"):
+            self._check_gradients()
+            values = values * self._text_grads.row(position, row).float()
+        reduced = reduce_layers_heads(values[:, :, None, :], layer_reduce, head_reduce)  # [1, 1, 1, Tt]
+        out = torch.full((len(self.token_ids),), float("nan"))
+        query = int(self._rows[row])
+        causal = data.text_columns <= query
+        out[data.text_columns[causal]] = reduced.reshape(-1)[causal]
+        return out
 
     # -- what a map costs --------------------------------------------------------------------------------
 
