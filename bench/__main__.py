@@ -1,7 +1,8 @@
 """``python -m bench [--quick] [--device cpu|cuda] [--out bench/]``: run every benchmark, write the results.
 
 Writes ``results.json`` (every number, the machine and the command), ``results.md`` (the tables) and PNG plots
-into ``--out``. See ``bench/__init__.py`` for what is measured.
+into ``--out``. See ``bench/__init__.py`` for what is measured. ``python -m bench runs [--quick]``: the dataset-run
+benchmark instead (``bench/runs.py``).
 """
 
 from __future__ import annotations
@@ -149,6 +150,11 @@ def run(plan: Plan, device: str, threads: int, memory_limit: int, log: Any = pri
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
+    arguments = sys.argv[1:] if argv is None else argv
+    if arguments[:1] == ["runs"]:  # python -m bench runs [...]: the dataset-run benchmark (bench/runs.py)
+        from .runs import main as runs_main
+
+        return runs_main(arguments[1:])
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny shapes and short curves (the CI smoke run)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (cuda:N); models and inputs go there")
