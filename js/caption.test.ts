@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { captionText, quoteToken, type CaptionState } from "./caption";
+import {
+  captionText,
+  flatNote,
+  quoteToken,
+  type CaptionState,
+} from "./caption";
 
 const text = ["<s>", " cat", " sat", "\n"];
 
@@ -13,9 +18,9 @@ const base: CaptionState = {
   heads: [],
   axes: null,
   compareToken: null,
-  range: [0.5, 1],
+  scale: { kind: "sequential", table: "inferno", range: [0.5, 1] },
   error: "",
-  kernel: true,
+  live: true,
 };
 
 describe("caption", () => {
@@ -27,7 +32,12 @@ describe("caption", () => {
 
   it("names the hovered token while hovering, the same way", () => {
     expect(
-      captionText({ ...base, shown: 2, source: "hover", range: [-3e-5, 2e4] }),
+      captionText({
+        ...base,
+        shown: 2,
+        source: "hover",
+        scale: { kind: "diverging", table: "diverging", range: [-3e-5, 2e4] },
+      }),
     ).toBe(
       '" sat" (position 2) · attn · mean over layers, max over heads · -3.00e-5 to 2.00e+4',
     );
@@ -76,13 +86,13 @@ describe("caption", () => {
       ...base,
       source: "compare",
       compareToken: 2,
-      range: [-2, 2],
+      scale: { kind: "diverging", table: "diverging", range: [-2, 2] },
     };
     expect(captionText(compare)).toBe(
-      '" cat" minus " sat" (position 2), (position 1) · attn · mean over layers, max over heads · -2.00 to 2.00',
+      '" cat" (position 1) minus " sat" (position 2) · attn · mean over layers, max over heads · -2.00 to 2.00',
     );
     expect(captionText({ ...compare, heads: [[0, 1]] })).toBe(
-      '" cat" minus " sat" (position 2), (position 1) · attn · heads L0H1 · -2.00 to 2.00',
+      '" cat" (position 1) minus " sat" (position 2) · attn · heads L0H1 · -2.00 to 2.00',
     );
   });
 
@@ -95,11 +105,43 @@ describe("caption", () => {
     expect(captionText(pending)).toBe(
       '" cat" (position 1): not computed for grad yet: click to compute',
     );
-    expect(captionText({ ...pending, kernel: false })).toBe(
-      '" cat" (position 1): not computed for grad yet',
+    expect(captionText({ ...pending, live: false })).toBe(
+      '" cat" (position 1): not in this page for grad (the page holds the maps computed before it was saved)',
     );
     expect(captionText({ ...pending, error: "ValueError: bad" })).toBe(
       '" cat" (position 1): no map (see the error above)',
+    );
+  });
+
+  it("says a constant map's value instead of a range", () => {
+    const flat: CaptionState = {
+      ...base,
+      scale: { kind: "flat", table: "inferno", range: [0, 0] },
+    };
+    expect(captionText(flat)).toBe(
+      '" cat" (position 1) · attn · mean over layers, max over heads · 0 everywhere',
+    );
+  });
+});
+
+describe("flatNote", () => {
+  it("says why a constant map shows nothing, as far as the view knows", () => {
+    const note = (
+      source: "selection" | "compare",
+      value: number,
+      beforeImage: boolean,
+    ) => flatNote({ source, value, beforeImage });
+    expect(note("selection", 0, true)).toBe(
+      "this token comes before the image: its map is zero",
+    );
+    expect(note("selection", 0, false)).toBe(
+      "this map is zero everywhere: there is nothing to show",
+    );
+    expect(note("selection", 0.25, false)).toBe(
+      "this map is 0.250 everywhere: no place stands out",
+    );
+    expect(note("compare", 0, false)).toBe(
+      "the two maps are the same: their difference is zero everywhere",
     );
   });
 });

@@ -1,5 +1,7 @@
 // The caption under the heatmap: which token is shown, by which method, aggregated how (or which heads), compared
-// with what, and the value range the colours span. A pure function of the state, so every case is easy to test.
+// with what, and the value range the colours span; and the one line that says why a constant map shows nothing.
+// Pure functions of the state, so every case is easy to test.
+import type { Scale } from "./colormap";
 import { headName, type AxisLabels } from "./headgrid";
 import { formatValue } from "./heatmap";
 import type { Reduction } from "./model";
@@ -28,12 +30,12 @@ export interface CaptionState {
   /** How to name the heads; null before the kernel sent a detail map: "L{layer}H{head}" by position. */
   axes: HeadAxes | null;
   compareToken: number | null;
-  /** The value range the colours span. */
-  range: [number, number];
+  /** The scale the map is drawn on (its range is what the colours span), null without a map. */
+  scale: Scale | null;
   /** The kernel's error, "" when none. */
   error: string;
-  /** Whether a kernel can compute a missing map. */
-  kernel: boolean;
+  /** Whether a kernel can compute a missing map (false in an exported page). */
+  live: boolean;
 }
 
 /** A token's text, quoted: `" cat"`. */
@@ -41,14 +43,27 @@ export function quoteToken(text: readonly string[], position: number) {
   return JSON.stringify(text[position] ?? "");
 }
 
-function headNames(state: CaptionState): string {
-  return state.heads
+/** "L4H3, L8H0": the `heads`, named by the model's indices where `axes` has them, else by position. */
+export function headNames(
+  heads: readonly [number, number][],
+  axes: HeadAxes | null,
+): string {
+  return heads
     .map(([l, k]) =>
-      state.axes
-        ? headName(l, k, state.axes.labels, state.axes.layers, state.axes.heads)
+      axes
+        ? headName(l, k, axes.labels, axes.layers, axes.heads)
         : `L${l}H${k}`,
     )
     .join(", ");
+}
+
+/** "0.5 to 1.00", or "0 everywhere" for a constant map. */
+function values(scale: Scale | null): string {
+  if (!scale) return "no values";
+  const [low, high] = scale.range;
+  return scale.kind === "flat"
+    ? `${formatValue(low)} everywhere`
+    : `${formatValue(low)} to ${formatValue(high)}`;
 }
 
 /** The caption's text for `state`. */
@@ -56,19 +71,41 @@ export function captionText(state: CaptionState): string {
   const { shown, source, mode, heads, compareToken: against } = state;
   const what =
     source === "heads" || (source === "compare" && heads.length > 0)
-      ? `heads ${headNames(state)}`
+      ? `heads ${headNames(heads, state.axes)}`
       : `${state.layerReduce} over layers, ${state.headReduce} over heads`;
-  const quoted = (position: number) => quoteToken(state.text, position);
+  const named = (position: number) =>
+    `${quoteToken(state.text, position)} (position ${position})`;
   const text =
     source === "compare" && against !== null
-      ? `${quoted(shown)} minus ${quoted(against)} (position ${against}),`
-      : quoted(shown);
+      ? `${named(shown)} minus ${named(against)}`
+      : named(shown);
   if (source === "pending") {
     const missing = state.error
       ? "no map (see the error above)"
-      : `not computed for ${mode} yet${state.kernel ? ": click to compute" : ""}`;
-    return `${text} (position ${shown}): ${missing}`;
+      : state.live
+        ? `not computed for ${mode} yet: click to compute`
+        : `not in this page for ${mode} (the page holds the maps computed before it was saved)`;
+    return `${text}: ${missing}`;
   }
-  const [low, high] = state.range;
-  return `${text} (position ${shown}) · ${mode} · ${what} · ${formatValue(low)} to ${formatValue(high)}`;
+  return `${text} · ${mode} · ${what} · ${values(state.scale)}`;
+}
+
+/** Where the shown map comes from, for `flatNote`. */
+export interface FlatState {
+  source: Source;
+  /** The constant value of the map. */
+  value: number;
+  /** Whether the shown token comes before the image the map covers (nothing before an image can attend to it). */
+  beforeImage: boolean;
+}
+
+/** The line under a constant map, which is drawn without colours: why it is constant, as far as the view knows. */
+export function flatNote(state: FlatState): string {
+  if (state.source === "compare")
+    return "the two maps are the same: their difference is zero everywhere";
+  if (state.value === 0 && state.beforeImage)
+    return "this token comes before the image: its map is zero";
+  if (state.value === 0)
+    return "this map is zero everywhere: there is nothing to show";
+  return `this map is ${formatValue(state.value)} everywhere: no place stands out`;
 }

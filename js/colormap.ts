@@ -85,8 +85,64 @@ export function colorize(
   return pixels;
 }
 
+/** How a map is drawn: on the chosen sequential table from its min to max, on the diverging table centred on 0
+ * (a map with negative values), or not at all (a constant map, which has nothing to show). */
+export type ScaleKind = "sequential" | "diverging" | "flat";
+
+export interface Scale {
+  kind: ScaleKind;
+  table: TableName;
+  /** The values the table's ends stand for; a flat map's [value, value]. */
+  range: [number, number];
+}
+
+/** Negative values smaller than this share of the largest magnitude are float noise, not a sign. */
+const SIGN_TOLERANCE = 1e-6;
+
+/** Whether `range` holds values of both signs, or only negative ones: a map to draw centred on 0. */
+export function isSigned(range: [number, number]): boolean {
+  const [lo, hi] = range;
+  return lo < 0 && -lo > SIGN_TOLERANCE * Math.max(Math.abs(hi), -lo);
+}
+
+/**
+ * The scale for a map of `range` ([min, max] of its finite values): flat when min = max, diverging on
+ * [-m, m] (m the largest magnitude, so 0 is the table's neutral middle) when it has negative values, else the
+ * sequential `colormap` on [min, max].
+ */
+export function chooseScale(
+  range: [number, number],
+  colormap: ColormapName,
+): Scale {
+  const [lo, hi] = range;
+  if (!(hi > lo)) return { kind: "flat", table: colormap, range: [lo, hi] };
+  if (isSigned(range)) {
+    const m = Math.max(-lo, Math.abs(hi));
+    return { kind: "diverging", table: "diverging", range: [-m, m] };
+  }
+  return { kind: "sequential", table: colormap, range: [lo, hi] };
+}
+
 /** CSS colour of table entry `level`. */
 export function cssColor(name: TableName, index: number): string {
   const table = lookupTable(name);
   return `rgb(${table[index * 3]}, ${table[index * 3 + 1]}, ${table[index * 3 + 2]})`;
+}
+
+/** Paint `canvas` (256 x 1 pixels) with every entry of table `name`, lowest on the left: a colour bar. */
+export function paintBar(canvas: HTMLCanvasElement, name: TableName): void {
+  const ctx = canvas.getContext("2d");
+  if (!ctx) return;
+  for (let i = 0; i < 256; i++) {
+    ctx.fillStyle = cssColor(name, i);
+    ctx.fillRect(i, 0, 1, 1);
+  }
+}
+
+/** A colour bar's canvas, 256 x 1 pixels (CSS stretches it). */
+export function barCanvas(): HTMLCanvasElement {
+  const canvas = document.createElement("canvas");
+  canvas.width = 256;
+  canvas.height = 1;
+  return canvas;
 }

@@ -24,8 +24,9 @@ export interface CompareControls {
   button: HTMLButtonElement;
   /** Says which token is which sign; under the colour bar. */
   legend: HTMLElement;
-  /** Show the button's state and the legend for tokens `a` (selected) and `b` (compared with), or none. */
-  show(labels: { a: string; b: string } | null): void;
+  /** Show the button's state (`comparing`: a token to compare with is set) and the legend for tokens `a`
+   * (selected) and `b` (compared with) while their difference is on screen, or none. */
+  show(comparing: boolean, labels: { a: string; b: string } | null): void;
 }
 
 /**
@@ -84,8 +85,8 @@ export function createCompareControls(
   return {
     button,
     legend,
-    show(labels) {
-      comparing = labels !== null;
+    show(isComparing, labels) {
+      comparing = isComparing;
       label();
       legend.hidden = labels === null;
       if (!labels) return;

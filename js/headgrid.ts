@@ -1,7 +1,7 @@
 // Layers x heads small multiples of the selected token's map, before aggregation.
-import { colorize, valueRange } from "./colormap";
+import { chooseScale, colorize, valueRange, type Scale } from "./colormap";
 import type { NDArray } from "./codec";
-import type { ColormapName } from "./model";
+import type { ColormapName, GridScale } from "./model";
 
 /** Mean over the chosen [layer, head] cells of a [L, H, h, w] map: a [h, w] map. */
 export function meanOfHeads(
@@ -31,13 +31,48 @@ const GRID_WIDTH = 480;
 interface Shown {
   detail: NDArray<Float32Array>;
   colormap: ColormapName;
-  range: [number, number];
+  gridScale: GridScale;
+  /** The whole map's scale: every cell's with a shared scale; with a scale per head, its kind (diverging when
+   * the map has negative values) and the whole range. */
+  scale: Scale;
   /** The selected heads, as a key ("l,k;l,k"). */
   selected: string;
 }
 
+/** The colour of a cell whose values are all equal: it has nothing to show. */
+const FLAT_RGBA = [128, 128, 128, 255];
+
 /**
- * Layers x heads small multiples of one map, all on one colour scale. Each cell is an empty canvas element (for
+ * The scale of one head's `values` when each head has its own: from its min to its max, or centred on 0 when the
+ * map (`signed`) has negative values; flat when the head is constant.
+ */
+export function headScale(
+  values: Float32Array,
+  signed: boolean,
+  colormap: ColormapName,
+): Scale {
+  const range = valueRange(values);
+  if (!signed) return chooseScale(range, colormap);
+  const m = Math.max(Math.abs(range[0]), Math.abs(range[1]));
+  return m > 0
+    ? { kind: "diverging", table: "diverging", range: [-m, m] }
+    : { kind: "flat", table: colormap, range };
+}
+
+/** RGBA pixels of `values` on `scale`; a flat scale paints every pixel grey. */
+function paint(
+  values: Float32Array,
+  scale: Scale,
+): Uint8ClampedArray<ArrayBuffer> {
+  if (scale.kind !== "flat") return colorize(values, scale.table, scale.range);
+  const pixels = new Uint8ClampedArray(values.length * 4);
+  for (let i = 0; i < pixels.length; i += 4) pixels.set(FLAT_RGBA, i);
+  return pixels;
+}
+
+/**
+ * Layers x heads small multiples of one map, each head on its own colour scale (where it looks, whatever its
+ * strength) or all on one (how strongly each looks). Each cell is an empty canvas element (for
  * clicks, tooltips and outlines) over one shared canvas: a thousand canvases would make every frame of the page slow.
  * Cells are rebuilt only when the shape changes, and painted only once their row scrolls into view;
  * `data-painted` on the grid counts the cells painted for the map on screen.
@@ -99,29 +134,38 @@ export class HeadGrid {
     });
   }
 
+  /** Draw `detail` with the `selected` heads outlined; returns the whole map's scale (see `Shown.scale`). */
   draw(
     detail: NDArray<Float32Array>,
     selected: [number, number][],
     colormap: ColormapName,
+    gridScale: GridScale,
     labels: AxisLabels = { layers: [], heads: [] },
-  ): void {
+  ): Scale {
     const [layers, heads, h, w] = detail.shape;
     const chosenKey = selected.join(";");
     const same = this.shown;
-    if (same?.detail === detail && same.colormap === colormap) {
+    if (
+      same?.detail === detail &&
+      same.colormap === colormap &&
+      same.gridScale === gridScale
+    ) {
       if (same.selected !== chosenKey) this.select(selected, heads);
       same.selected = chosenKey;
       this.paintInView(); // paints only rows not painted yet (none, unless the grid was off the page)
-      return;
+      return same.scale;
     }
     const shape = [...detail.shape, labels.layers, labels.heads].join(",");
     if (this.shape !== shape) this.build(layers, heads, h, w, labels, shape);
     const range = valueRange(detail.data);
-    this.shown = { detail, colormap, range, selected: chosenKey };
+    const scale = chooseScale(range, colormap);
+    this.shown = { detail, colormap, gridScale, scale, selected: chosenKey };
     this.select(selected, heads);
     this.paintedRows.clear();
     this.paintInView();
-    this.element.dataset.range = `${range[0]},${range[1]}`;
+    this.element.dataset.range = `${scale.range[0]},${scale.range[1]}`;
+    this.element.dataset.scale = gridScale;
+    return scale;
   }
 
   private select(selected: [number, number][], heads: number): void {
@@ -162,7 +206,8 @@ export class HeadGrid {
     this.paintedRows.add(layer);
     const ctx = this.canvas.getContext("2d");
     if (!ctx) return;
-    const { detail, colormap, range } = this.shown;
+    const { detail, colormap, gridScale, scale } = this.shown;
+    const signed = scale.kind === "diverging";
     const [, heads, h, w] = detail.shape;
     const size = h * w;
     const row = document.createElement("canvas");
@@ -173,11 +218,9 @@ export class HeadGrid {
     for (let k = 0; k < heads; k++) {
       const i = layer * heads + k;
       const values = detail.data.subarray(i * size, (i + 1) * size);
-      rowCtx.putImageData(
-        new ImageData(colorize(values, colormap, range), w, h),
-        k * w,
-        0,
-      );
+      const own =
+        gridScale === "shared" ? scale : headScale(values, signed, colormap);
+      rowCtx.putImageData(new ImageData(paint(values, own), w, h), k * w, 0);
     }
     ctx.imageSmoothingEnabled = false;
     for (let k = 0; k < heads; k++) {

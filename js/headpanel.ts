@@ -1,13 +1,15 @@
-// The layers x heads side of the view, bound to the `heads` trait: the detail map the kernel sent for the selected
-// token, the grid of its heads (click: one head alone, shift-click: add or remove a head), "back to aggregate",
-// and the localization-head summary.
+// The layers x heads side of the view, bound to the `heads` and `grid_scale` traits: the detail map the kernel sent
+// for the selected token, the grid of its heads (click: one head alone, shift-click: add or remove a head), the
+// choice of one scale per head or one for all and its legend, "back to aggregate", and the localization-head summary.
+import { quoteToken, type HeadAxes } from "./caption";
 import { decodeFloat32, type NDArray } from "./codec";
+import { barCanvas, paintBar, type Scale } from "./colormap";
 import { element } from "./dom";
 import { type AxisLabels, HeadGrid, meanOfHeads } from "./headgrid";
-import type { HeadAxes } from "./caption";
-import type { Grid } from "./heatmap";
+import { formatValue, type Grid } from "./heatmap";
 import {
   update,
+  type GridScale,
   type HeadRankingInfo,
   type KernelMessage,
   type Model,
@@ -90,26 +92,73 @@ export function pickHeads(
     : [...current, [layer, head]];
 }
 
-export interface HeadPanel {
-  element: HTMLElement;
-  /** Draw `detail` when it is current; otherwise say it is loading (or, without a kernel, that it needs one). */
-  show(detail: Detail | null, current: boolean): void;
+export interface HeadPanelState {
+  /** The kernel's detail map, when it is the selected token's (`current`). */
+  detail: Detail | null;
+  current: boolean;
+  /** Why the selected token has no detail map here (an exported page), "" when it may come. */
+  missing: string;
+  /** Per position, the token's text (the panel's title names the token it shows). */
+  text: readonly string[];
+  /** The hovered token when it is not the selected one: the grid stays on the selection and says so. */
+  hover: number | null;
 }
 
-export function createHeadPanel(
-  model: Model,
-  kernel: boolean,
-  signal: AbortSignal,
-): HeadPanel {
+export interface HeadPanel {
+  element: HTMLElement;
+  /** Draw the selected token's detail when it is current; otherwise say it is loading or why it is missing. */
+  show(state: HeadPanelState): void;
+}
+
+const SCALE_CHOICES: [GridScale, string, string][] = [
+  [
+    "head",
+    "each head",
+    "each head on its own scale: where every head looks, whatever its strength",
+  ],
+  ["shared", "one scale", "one scale for every head: which heads look hardest"],
+];
+
+/** What the legend under the grid says about `scale` (the whole map's, see HeadGrid.draw) with `choice`. */
+export function gridLegend(choice: GridScale, scale: Scale): string {
+  if (scale.kind === "flat")
+    return `every head is ${formatValue(scale.range[0])} everywhere: nothing to show`;
+  const signs =
+    scale.kind === "diverging" ? ", centred on 0 (blue < 0 < red)" : "";
+  return choice === "head"
+    ? `each head on its own scale${signs}, from its lowest to its highest value: compare where heads look, not how strongly; grey: a constant head`
+    : `one scale for every head${signs}: ${formatValue(scale.range[0])} to ${formatValue(scale.range[1])}`;
+}
+
+export function createHeadPanel(model: Model, signal: AbortSignal): HeadPanel {
   const root = element("div", "vlsw-right");
-  const header = element("div", "vlsw-grid-header", "layers × heads ");
+  const header = element("div", "vlsw-grid-header");
+  const title = element("div", "vlsw-grid-title");
+  title.dataset.testid = "grid-title";
+  const choices = element("div", "vlsw-segmented");
+  choices.setAttribute("role", "group");
+  choices.setAttribute("aria-label", "grid colour scale");
+  choices.dataset.testid = "grid-scale";
+  const choiceButtons = SCALE_CHOICES.map(([value, label, tip]) => {
+    const choice = element("button", "vlsw-button", label);
+    choice.type = "button";
+    choice.dataset.value = value;
+    choice.title = tip;
+    choice.addEventListener(
+      "click",
+      () => update(model, { grid_scale: value }),
+      { signal },
+    );
+    return choice;
+  });
+  choices.append(...choiceButtons);
   const aggregate = element("button", "vlsw-button", "back to aggregate");
   aggregate.type = "button";
   aggregate.dataset.testid = "aggregate";
   aggregate.addEventListener("click", () => update(model, { heads: [] }), {
     signal,
   });
-  header.append(aggregate);
+  header.append(title, choices, aggregate);
   const grid = new HeadGrid(
     {
       pick: (layer, head, extend) =>
@@ -119,31 +168,56 @@ export function createHeadPanel(
     },
     signal,
   );
+  const legend = element("div", "vlsw-grid-legend");
+  legend.dataset.testid = "grid-legend";
+  const bar = barCanvas();
+  const legendText = element("span", "");
+  legend.append(bar, legendText);
   const note = element("div", "vlsw-note");
+  note.dataset.testid = "grid-note";
   const rankingNote = element("div", "vlsw-note");
   rankingNote.dataset.testid = "head-ranking";
   const ranking = model.get("head_ranking") ?? {};
   rankingNote.hidden = !("top" in ranking);
   if ("top" in ranking)
     rankingNote.textContent = `localization heads: ${rankingSummary(ranking as HeadRankingInfo).join(", ")}`;
-  root.append(header, grid.element, note, rankingNote);
+  root.append(header, grid.element, legend, note, rankingNote);
 
   return {
     element: root,
-    show(detail, current) {
+    show({ detail, current, missing, text, hover }) {
       const heads = model.get("heads");
-      if (!kernel) {
-        grid.element.hidden = true;
-        aggregate.hidden = true;
-        note.textContent = "The layers × heads grid needs a running kernel.";
-      } else if (current && detail) {
-        grid.element.hidden = false;
-        note.textContent =
-          "click a head to show it alone; shift-click to add heads";
-        grid.draw(detail.map, heads, model.get("colormap"), detail.labels);
+      const token = model.get("token");
+      const choice = model.get("grid_scale");
+      title.textContent = `layers × heads of ${quoteToken(text, token)} (position ${token})`;
+      for (const button of choiceButtons)
+        button.setAttribute(
+          "aria-pressed",
+          String(button.dataset.value === choice),
+        );
+      const drawn = current && detail !== null;
+      grid.element.hidden = !drawn;
+      legend.hidden = !drawn;
+      choices.hidden = !drawn;
+      grid.element.classList.toggle("stale", drawn && hover !== null);
+      if (current && detail) {
+        const scale = grid.draw(
+          detail.map,
+          heads,
+          model.get("colormap"),
+          choice,
+          detail.labels,
+        );
         markRanking(grid.element, model.get("head_ranking") ?? {});
+        paintBar(bar, scale.kind === "flat" ? "gray" : scale.table);
+        bar.hidden = scale.kind === "flat";
+        legendText.textContent = gridLegend(choice, scale);
+        note.textContent =
+          hover !== null
+            ? `hovering ${quoteToken(text, hover)}: the grid stays on the selected token; click to see its heads`
+            : "click a head to show it alone; shift-click to add heads";
       } else {
-        note.textContent = "loading…";
+        note.textContent = missing || "loading…";
       }
       aggregate.disabled = heads.length === 0;
     },

@@ -1,5 +1,14 @@
-// The heatmap over the picture, on one canvas, and its colour bar.
-import { colorize, cssColor, valueRange, type TableName } from "./colormap";
+// The heatmap over the picture, on one canvas, and its colour bar. The scale follows the values (colormap.ts's
+// chooseScale): a map with negative values on the diverging table centred on 0, a constant map not drawn at all.
+import {
+  barCanvas,
+  chooseScale,
+  colorize,
+  paintBar,
+  valueRange,
+  type Scale,
+} from "./colormap";
+import type { ColormapName } from "./model";
 
 /** A [h, w] map, row-major. */
 export interface Grid {
@@ -9,11 +18,10 @@ export interface Grid {
 }
 
 export interface Look {
-  colormap: TableName;
+  /** The sequential table for maps without negative values. */
+  colormap: ColormapName;
   opacity: number;
   smooth: boolean;
-  /** A signed map: the colours span [-m, m], m the largest magnitude, so 0 is the table's middle. */
-  centred?: boolean;
 }
 
 const MAX_WIDTH = 420;
@@ -34,28 +42,34 @@ export class Heatmap {
   /** The canvas's box, positioned: overlays (the region outline) go in it. */
   readonly frame: HTMLElement;
   private readonly bar: HTMLCanvasElement;
+  private readonly legend: HTMLElement;
   private readonly low: HTMLElement;
+  private readonly middle: HTMLElement;
   private readonly high: HTMLElement;
   private picture: ImageBitmap | null = null;
+  /** The scale of the map drawn last, null without one. */
+  scale: Scale | null = null;
 
   constructor() {
     this.element = document.createElement("div");
     this.element.className = "vlsw-heatmap";
     this.canvas = document.createElement("canvas");
     this.canvas.dataset.testid = "heatmap";
-    const legend = document.createElement("div");
-    legend.className = "vlsw-colorbar";
-    legend.dataset.testid = "colorbar";
-    this.bar = document.createElement("canvas");
-    this.bar.width = 256;
-    this.bar.height = 1;
+    this.legend = document.createElement("div");
+    this.legend.className = "vlsw-colorbar";
+    this.legend.dataset.testid = "colorbar";
+    this.bar = barCanvas();
+    const ticks = document.createElement("div");
+    ticks.className = "vlsw-ticks";
     this.low = document.createElement("span");
+    this.middle = document.createElement("span");
     this.high = document.createElement("span");
-    legend.append(this.low, this.bar, this.high);
+    ticks.append(this.low, this.middle, this.high);
+    this.legend.append(this.bar, ticks);
     this.frame = document.createElement("div");
     this.frame.className = "vlsw-frame";
     this.frame.append(this.canvas);
-    this.element.append(this.frame, legend);
+    this.element.append(this.frame, this.legend);
   }
 
   /** The picture under the map and its size in pixels; the map covers the whole picture. */
@@ -69,22 +83,26 @@ export class Heatmap {
     this.canvas.height = Math.round(cssHeight * ratio);
   }
 
-  /** Draw the picture and `grid` over it; returns the value range the colours span. */
-  draw(grid: Grid | null, look: Look): [number, number] {
+  /** Draw the picture and `grid` over it on the scale its values call for (none for a constant map); returns
+   * that scale, or null without a grid. */
+  draw(grid: Grid | null, look: Look): Scale | null {
     const ctx = this.canvas.getContext("2d");
-    if (!ctx) return [0, 0];
+    const scale =
+      grid && grid.h > 0 && grid.w > 0
+        ? chooseScale(valueRange(grid.values), look.colormap)
+        : null;
+    this.scale = scale;
+    if (grid) this.canvas.dataset.grid = `${grid.h},${grid.w}`;
+    else delete this.canvas.dataset.grid;
+    this.canvas.dataset.scale = scale?.kind ?? "";
+    this.drawBar(scale);
+    if (!ctx) return scale;
     const { width, height } = this.canvas;
     ctx.globalAlpha = 1;
     ctx.fillStyle = "#888";
     ctx.fillRect(0, 0, width, height);
     if (this.picture) ctx.drawImage(this.picture, 0, 0, width, height);
-    const range: [number, number] = grid ? valueRange(grid.values) : [0, 0];
-    if (look.centred) {
-      const m = Math.max(Math.abs(range[0]), Math.abs(range[1]));
-      range[0] = -m;
-      range[1] = m;
-    }
-    if (grid && grid.h > 0 && grid.w > 0) {
+    if (grid && scale && scale.kind !== "flat") {
       const cells = document.createElement("canvas");
       cells.width = grid.w;
       cells.height = grid.h;
@@ -92,7 +110,7 @@ export class Heatmap {
         .getContext("2d")
         ?.putImageData(
           new ImageData(
-            colorize(grid.values, look.colormap, range),
+            colorize(grid.values, scale.table, scale.range),
             grid.w,
             grid.h,
           ),
@@ -103,26 +121,25 @@ export class Heatmap {
       ctx.globalAlpha = look.opacity;
       ctx.drawImage(cells, 0, 0, width, height);
       ctx.globalAlpha = 1;
-      this.canvas.dataset.grid = `${grid.h},${grid.w}`;
-    } else {
-      delete this.canvas.dataset.grid;
     }
-    this.drawBar(look.colormap, grid ? range : null);
-    return range;
+    return scale;
   }
 
-  private drawBar(colormap: TableName, range: [number, number] | null): void {
-    const ctx = this.bar.getContext("2d");
-    if (ctx) {
-      for (let i = 0; i < 256; i++) {
-        ctx.fillStyle = cssColor(colormap, i);
-        ctx.fillRect(i, 0, 1, 1);
-      }
-    }
+  private drawBar(scale: Scale | null): void {
+    this.legend.hidden = scale === null || scale.kind === "flat";
+    this.legend.dataset.scale = scale?.kind ?? "";
+    paintBar(this.bar, scale?.table ?? "gray");
+    const range = scale?.range ?? null;
     this.low.textContent = range ? formatValue(range[0]) : "";
+    this.middle.textContent = scale?.kind === "diverging" ? "0" : "";
     this.high.textContent = range ? formatValue(range[1]) : "";
     this.element.dataset.min = range ? String(range[0]) : "";
     this.element.dataset.max = range ? String(range[1]) : "";
+  }
+
+  /** The colour bar's canvas (Save PNG draws it). */
+  get colorbar(): HTMLCanvasElement {
+    return this.bar;
   }
 }
 

@@ -68,6 +68,8 @@ export interface HeadRankingInfo {
 
 export type Reduction = "mean" | "sum" | "max" | "min";
 export type ColormapName = "inferno" | "viridis" | "gray";
+/** The layers x heads grid's colours: each head on its own scale, or one scale shared by all. */
+export type GridScale = "head" | "shared";
 
 export interface Traits {
   tokens: TokenInfo;
@@ -85,6 +87,7 @@ export interface Traits {
   head_reduce: Reduction;
   heads: [number, number][];
   colormap: ColormapName;
+  grid_scale: GridScale;
   opacity: number;
   smooth: boolean;
   error: string;
@@ -109,6 +112,8 @@ export type KernelMessage =
       /** The model's index of each layer and head of the map (captured subsets keep their indices). */
       layer_labels?: number[];
       head_labels?: number[];
+      /** Why no [layers, heads] map comes (an exported page that does not hold this token's). */
+      note?: string;
     }
   | { type: "progress"; done: number; total: number }
   | {

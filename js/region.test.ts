@@ -15,7 +15,7 @@ describe("regionMessage", () => {
 });
 
 describe("scoreTints", () => {
-  it("scales scores by the largest, leaves NaN untinted and ignores another image's scores", () => {
+  it("keeps each score and tints it by the largest, leaves NaN untinted and ignores another image's scores", () => {
     const scores = new Float32Array([NaN, 0.5, 2, -1]);
     const state = {
       scores: {
@@ -28,7 +28,14 @@ describe("scoreTints", () => {
       mode: "attn",
     };
     const tint = scoreTints(state, 0);
-    expect([0, 1, 2, 3].map((p) => tint?.(p))).toEqual([null, 0.25, 1, 0]);
+    expect([0, 1, 2, 3].map((p) => tint?.score(p)?.tint ?? null)).toEqual([
+      null,
+      0.25,
+      1,
+      0,
+    ]);
+    expect(tint?.score(3)?.value).toBe(-1);
+    expect(tint?.top).toBe(2);
     expect(scoreTints(state, 1)).toBeNull();
     expect(scoreTints({}, 0)).toBeNull();
   });

@@ -2,6 +2,7 @@
 // there (`trace.tokens_for`), the strip tints tokens by their score and the picture outlines the region.
 import { decodeFloat32 } from "./codec";
 import type { RegionScores } from "./model";
+import type { RegionScore } from "./tokens";
 
 /** A drag shorter than this many CSS pixels is a click: the cell under the pointer. */
 const CLICK_SLOP = 4;
@@ -38,22 +39,31 @@ export function regionMessage(
   };
 }
 
-/**
- * Per position, its score scaled to [0, 1] by the largest score (negative scores 0), or null where the token
- * has no map (NaN) or the scores belong to another image.
- */
+/** The region's scores as the strip shows them: each token's score and tint, and the top score. */
+export interface RegionTints {
+  /** Per position: its score, tinted by the score over the top one (negative scores 0); null where the token has
+   * no map (NaN). */
+  score(position: number): RegionScore | null;
+  /** The largest score (0 when none is positive). */
+  top: number;
+}
+
+/** The tints of `state`'s scores, or null without scores or when they belong to another image. */
 export function scoreTints(
   state: RegionScores | Record<string, never>,
   image: number,
-): ((position: number) => number | null) | null {
+): RegionTints | null {
   if (!("scores" in state) || state.image_index !== image) return null;
   const scores = decodeFloat32(state.scores).data;
   let top = 0;
   for (const s of scores) if (Number.isFinite(s) && s > top) top = s;
-  return (position) => {
-    const s = scores[position];
-    if (s === undefined || !Number.isFinite(s)) return null;
-    return top > 0 ? Math.max(0, s) / top : 0;
+  return {
+    top,
+    score(position) {
+      const s = scores[position];
+      if (s === undefined || !Number.isFinite(s)) return null;
+      return { value: s, tint: top > 0 ? Math.max(0, s) / top : 0 };
+    },
   };
 }
 

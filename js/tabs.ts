@@ -11,7 +11,7 @@ export interface ImageTabs {
 /** One tab per picture (hidden with a single picture); a click asks `show(index)`. */
 export function createImageTabs(
   model: Model,
-  kernel: boolean,
+  live: boolean,
   show: (index: number) => void,
   signal: AbortSignal,
 ): ImageTabs {
@@ -23,7 +23,7 @@ export function createImageTabs(
     tab.dataset.image = String(index);
     tab.addEventListener("click", () => show(index), { signal });
     // Without a kernel nothing can compute another picture's maps.
-    tab.disabled = !kernel;
+    tab.disabled = !live;
     root.append(tab);
   });
   root.hidden = model.get("images").length < 2;

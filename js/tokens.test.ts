@@ -104,7 +104,7 @@ describe("token strip", () => {
 
   it("marks the selection and the shown image, and stops listening once aborted", () => {
     const { strip, handlers, controller } = mount();
-    strip.show(5, 1);
+    strip.show(5, 1, 8);
     expect(
       document.querySelector('[data-index="5"]')?.getAttribute("aria-selected"),
     ).toBe("true");
@@ -115,6 +115,11 @@ describe("token strip", () => {
       document
         .querySelector('[data-image="1"]')
         ?.classList.contains("selected"),
+    ).toBe(true);
+    expect(
+      document
+        .querySelector('[data-index="8"]')
+        ?.classList.contains("compared"),
     ).toBe(true);
     controller.abort();
     document.querySelector<HTMLElement>('[data-index="8"]')?.click();
@@ -154,7 +159,7 @@ describe("token strip", () => {
     expect(count()).toBeGreaterThan(0);
     expect(count()).toBeLessThan(400);
     expect(document.querySelector('[data-index="1900"]')).toBeNull();
-    strip.show(1900, 0);
+    strip.show(1900, 0, null);
     expect(
       document
         .querySelector('[data-index="1900"]')

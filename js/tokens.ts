@@ -3,23 +3,33 @@
 // module lays them out in lines and keeps only the lines in view in the DOM. Token text is only ever set with
 // textContent.
 
+import { formatValue } from "./heatmap";
 import { itemLabel, type StripItem } from "./tokentext";
 
 export interface StripHandlers {
   select(position: number): void;
+  /** The pointer entered a token (mappable or not), or left the strip (null). */
   hover(position: number | null): void;
   step(delta: 1 | -1): void;
   image(index: number): void;
 }
 
+/** A token's score on the picked region: its value and its tint in [0, 1] (the value over the top score). */
+export interface RegionScore {
+  value: number;
+  tint: number;
+}
+
 export interface TokenStrip {
   element: HTMLElement;
-  /** Mark the selected token (scrolled into view when it changes) and the shown image. */
-  show(position: number, image: number): void;
+  /** Mark the selected token (scrolled into view when it changes), the token compared with (or null) and the
+   * shown image. */
+  show(position: number, image: number, compared: number | null): void;
   /** Mark tokens whose map is not computed yet for the current method. */
   setPending(pending: (position: number) => boolean): void;
-  /** Tint each token by its score in [0, 1] for the picked region (null: no score), or none without a region. */
-  setScores(score: ((position: number) => number | null) | null): void;
+  /** Tint each token by its score for the picked region and put the number in its tooltip (null: the token has
+   * no score), or none without a region. */
+  setScores(score: ((position: number) => RegionScore | null) | null): void;
 }
 
 /** Height of one line of the strip in CSS pixels (styles.css sets the same on `.vlsw-line`). */
@@ -99,9 +109,12 @@ export function createTokenStrip(
   let laidOutWidth = -1;
   const rendered = new Map<number, HTMLElement>();
   let selected: number | null = null;
+  let compared: number | null = null;
   let shownImage = -1;
   let pending: (position: number) => boolean = () => false;
-  let score: ((position: number) => number | null) | null = null;
+  let score: ((position: number) => RegionScore | null) | null = null;
+  /** Each rendered token's tooltip before its region score is added. */
+  const tips = new WeakMap<HTMLElement, string>();
 
   function lineOf(index: number): number {
     let lo = 0;
@@ -143,18 +156,22 @@ export function createTokenStrip(
     const position = Number(node.dataset.index);
     const isSelected = position === selected;
     node.classList.toggle("selected", isSelected);
+    node.classList.toggle("compared", position === compared);
     if (node.classList.contains("mappable")) {
       node.setAttribute("aria-selected", String(isSelected));
       node.classList.toggle("pending", pending(position));
     }
     const value = score ? score(position) : null;
     node.classList.toggle("scored", value !== null);
+    const tip = tips.get(node) ?? "";
     if (value === null) {
       delete node.dataset.region;
       node.style.removeProperty("--region");
+      node.title = tip;
     } else {
-      node.dataset.region = value.toFixed(3);
-      node.style.setProperty("--region", String(value));
+      node.dataset.region = value.tint.toFixed(3);
+      node.style.setProperty("--region", String(value.tint));
+      node.title = `${tip}\nregion score ${formatValue(value.value)} (${Math.round(value.tint * 100)}% of the top score)`;
     }
   }
 
@@ -182,16 +199,21 @@ export function createTokenStrip(
     span.dataset.grounding = item.grounding.toFixed(3);
     span.style.setProperty("--grounding", String(item.grounding));
     span.textContent = itemLabel(item);
-    span.title = `position ${item.position}${item.mappable ? "" : " (no map)"}`;
+    tips.set(
+      span,
+      item.mappable
+        ? `position ${item.position}`
+        : `position ${item.position}: no map, ${item.unmapped}`,
+    );
     if (item.mappable) {
       span.setAttribute("role", "option");
       span.addEventListener("click", () => handlers.select(item.position), {
         signal,
       });
-      span.addEventListener("mouseenter", () => handlers.hover(item.position), {
-        signal,
-      });
     }
+    span.addEventListener("mouseenter", () => handlers.hover(item.position), {
+      signal,
+    });
     decorate(span);
     return span;
   }
@@ -255,8 +277,9 @@ export function createTokenStrip(
   let scrolledTo: number | null = null;
   return {
     element,
-    show(position, image) {
+    show(position, image, against) {
       selected = position;
+      compared = against;
       shownImage = image;
       // Scroll only when the selection moves, never under a pointer that is hovering the strip.
       const index = itemOf.get(position);

@@ -14,6 +14,8 @@ export type StripItem =
       generated: boolean;
       mappable: boolean;
       grounding: number;
+      /** Why the token has no map ("" when it has one). */
+      unmapped: string;
     }
   | { kind: "image"; image: number; start: number; count: number };
 
@@ -65,9 +67,27 @@ export function stripItems(input: StripInput): StripItem[] {
       generated: position >= input.genStart,
       mappable: mappable.has(position),
       grounding: input.grounding[position] ?? 0,
+      unmapped: mappable.has(position)
+        ? ""
+        : unmappedReason(position, input.imageOf),
     });
   }
   return items;
+}
+
+/**
+ * Why the text token at `position` has no map: a token is mapped from the row of the token before it (the row that
+ * predicted it), which must be a text row the capture kept.
+ */
+export function unmappedReason(
+  position: number,
+  imageOf: ArrayLike<number>,
+): string {
+  if (position === 0)
+    return "nothing comes before the first token, so no row predicted it";
+  if (imageOf[position - 1] >= 0)
+    return "the token before it, which predicted it, is an image token: image rows are not kept";
+  return 'the row that predicted it was not captured (rows="answer" keeps only the answer\'s rows)';
 }
 
 /** What one entry shows: token text with line breaks drawn as ↵ (the line ends after it), or a chip's label. */

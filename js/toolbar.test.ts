@@ -142,11 +142,12 @@ describe("toolbar", () => {
     expect(handlers.save).toHaveBeenCalledOnce();
   });
 
-  it("without a kernel, turns off what needs one and keeps the look controls", () => {
+  it("in an exported page, fixes the aggregation and keeps the method menu and the look controls", () => {
     const { el, toolbar } = mount(false);
-    for (const id of ["method", "layer-reduce", "head-reduce"])
+    for (const id of ["layer-reduce", "head-reduce"])
       expect(byTestId<HTMLSelectElement>(el, id).disabled).toBe(true);
-    expect(byTestId<HTMLSelectElement>(el, "colormap").disabled).toBe(false);
+    for (const id of ["method", "colormap"])
+      expect(byTestId<HTMLSelectElement>(el, id).disabled).toBe(false);
     toolbar.showComputeAll(true);
     expect(byTestId(el, "compute-all").hidden).toBe(true);
   });

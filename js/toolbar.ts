@@ -1,6 +1,7 @@
-// The toolbar and the image tabs. Each control is bound to one trait, in the manner of lonboard: input on the
-// control writes the trait, and `sync()` reads every trait back into its control (after a change from Python or
-// from another view of the same widget).
+// The toolbar, in three groups: what the map is (method, and how layers and heads are aggregated), how it looks
+// (colours, opacity, smoothing) and tools (compare, region, Save PNG, compute all). Each control is bound to one
+// trait, in the manner of lonboard: input on the control writes the trait, and `sync()` reads every trait back into
+// its control (after a change from Python or from another view of the same widget).
 import { element } from "./dom";
 import { update, type Model, type Traits } from "./model";
 
@@ -15,6 +16,9 @@ interface Menu<T extends string> {
   input: HTMLSelectElement;
   setOptions(options: readonly T[]): void;
 }
+
+/** The value of the option a menu shows while selected heads replace its aggregation. */
+const HEADS_CHOSEN = "";
 
 /** A labelled `<select>` of `options`; `onInput` gets the chosen value. */
 function menu<T extends string>(
@@ -44,7 +48,7 @@ function menu<T extends string>(
 
 type MenuTrait = "layer_reduce" | "head_reduce" | "colormap";
 
-/** A menu bound to the trait `name`. */
+/** A menu bound to the trait `name`; choosing a reduction also drops selected heads, which it replaces. */
 function traitMenu<K extends MenuTrait>(
   model: Model,
   name: K,
@@ -53,15 +57,32 @@ function traitMenu<K extends MenuTrait>(
   options: readonly Traits[K][],
   signal: AbortSignal,
 ): Control & { input: HTMLSelectElement } {
-  const control = menu(label, testid, options, signal, (value) =>
-    update(model, { [name]: value }),
-  );
+  const control = menu(label, testid, options, signal, (value) => {
+    const heads = name !== "colormap" && model.get("heads")?.length > 0;
+    update(model, { [name]: value, ...(heads ? { heads: [] } : {}) });
+  });
   return {
     ...control,
     sync: () => {
       control.input.value = model.get(name);
     },
   };
+}
+
+/** Show `text` as the chosen entry of `input` (an option that no trait value has), or remove it (null). */
+function showChosen(input: HTMLSelectElement, text: string | null): void {
+  let option = input.querySelector<HTMLOptionElement>(".vlsw-chosen");
+  if (text === null) {
+    option?.remove();
+    return;
+  }
+  if (!option) {
+    option = element("option", "vlsw-chosen");
+    option.value = HEADS_CHOSEN;
+    input.prepend(option);
+  }
+  option.textContent = text;
+  input.value = HEADS_CHOSEN;
 }
 
 /** How an `<input>` holds a trait's value: the event that says it changed, and reading and writing the value. */
@@ -107,8 +128,12 @@ export interface ToolbarHandlers {
 
 export interface Toolbar {
   element: HTMLElement;
+  /** Put the view's own buttons (compare, clear region) first in the tools group. */
+  addTools(...nodes: HTMLElement[]): void;
   /** Read every trait back into its control. */
   sync(): void;
+  /** Name the selected heads in the aggregation menus (they replace the aggregation), or null for none. */
+  showHeads(names: string | null): void;
   /** Show "Compute all tokens" only while some token's map is missing (and a kernel can compute it). */
   showComputeAll(needed: boolean): void;
   /** The kernel's progress on "compute all". */
@@ -118,10 +143,24 @@ export interface Toolbar {
   setBusy(busy: boolean): void;
 }
 
-/** Method, layers and heads aggregation, colours, opacity, smoothing, Save PNG, Compute all, progress and busy. */
+/** A labelled group of controls. */
+function group(label: string, testid: string): HTMLElement {
+  const node = element("div", "vlsw-group");
+  node.setAttribute("role", "group");
+  node.setAttribute("aria-label", label);
+  node.dataset.testid = testid;
+  node.append(element("span", "vlsw-group-label", label));
+  return node;
+}
+
+/**
+ * Method, layers and heads aggregation, colours, opacity, smoothing, Save PNG, Compute all, progress and busy.
+ * `live`: a kernel can compute maps; without one (an exported page) the aggregation is fixed and nothing more is
+ * computed.
+ */
 export function createToolbar(
   model: Model,
-  kernel: boolean,
+  live: boolean,
   handlers: ToolbarHandlers,
   signal: AbortSignal,
 ): Toolbar {
@@ -205,32 +244,41 @@ export function createToolbar(
   progressBar.hidden = true;
   const busy = element("span", "vlsw-busy", "computing…");
   busy.dataset.testid = "busy";
-  root.append(
-    method.root,
-    layerReduce.root,
-    headReduce.root,
-    colormap.root,
-    opacity.root,
-    smooth.root,
-    save,
-    computeAll,
-    progressBar,
-    busy,
-  );
-  // Without a kernel nothing can recompute the previews, so the controls that need it are off.
-  for (const input of [method.input, layerReduce.input, headReduce.input])
-    input.disabled = !kernel;
+  const mapGroup = group("map", "map-controls");
+  mapGroup.append(method.root, layerReduce.root, headReduce.root);
+  const lookGroup = group("look", "look-controls");
+  lookGroup.append(colormap.root, opacity.root, smooth.root);
+  const tools = group("tools", "tools");
+  tools.append(save, computeAll, progressBar, busy);
+  root.append(mapGroup, lookGroup, tools);
+  // Without a kernel nothing can aggregate the maps another way: the page holds them aggregated as they were.
+  for (const input of [layerReduce.input, headReduce.input]) {
+    input.disabled = !live;
+    if (!live)
+      input.title =
+        "fixed in this page: it holds the maps aggregated as they were when it was saved";
+  }
 
   const bound = [layerReduce, headReduce, colormap, opacity, smooth];
+  let headNames: string | null = null;
   return {
     element: root,
+    addTools(...nodes) {
+      tools.firstElementChild?.after(...nodes);
+    },
     sync() {
       method.setOptions(model.get("methods"));
       method.input.value = model.get("mode");
       for (const control of bound) control.sync();
+      showChosen(layerReduce.input, headNames && "selected heads");
+      showChosen(headReduce.input, headNames && `selected: ${headNames}`);
+    },
+    showHeads(names) {
+      headNames = names;
+      this.sync();
     },
     showComputeAll(needed) {
-      computeAll.hidden = !kernel || !needed;
+      computeAll.hidden = !live || !needed;
     },
     progress(done, total) {
       computing = done < total;

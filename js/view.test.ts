@@ -44,6 +44,7 @@ function fakeKernelModel(overrides: Partial<Traits> = {}) {
     head_reduce: "mean",
     heads: [],
     colormap: "inferno",
+    grid_scale: "head",
     opacity: 0.6,
     smooth: true,
     error: "",
@@ -108,7 +109,7 @@ describe("view", () => {
 
   it("asks the kernel for the selected token's layers x heads when it mounts", () => {
     const kernel = fakeKernelModel();
-    mountView(kernel.model, el, { kernel: true });
+    mountView(kernel.model, el, { live: true });
     expect(kernel.sent).toEqual([
       { type: "select", id: expect.any(Number), token: 2 },
     ]);
@@ -119,7 +120,7 @@ describe("view", () => {
 
   it("shows a click at once from the previews and drops a late answer to an older click", () => {
     const kernel = fakeKernelModel();
-    mountView(kernel.model, el, { kernel: true });
+    mountView(kernel.model, el, { live: true });
     token(3).click();
     expect(heatmap().dataset.token).toBe("3");
     expect(heatmap().dataset.source).toBe("selection");
@@ -141,7 +142,7 @@ describe("view", () => {
 
   it("takes a Python-side update (request id 0) only for the token on screen", () => {
     const kernel = fakeKernelModel();
-    mountView(kernel.model, el, { kernel: true });
+    mountView(kernel.model, el, { live: true });
     kernel.detail(0, 3);
     expect(heatmap().dataset.request).toBeUndefined();
     kernel.model.set("token", 3);
@@ -151,7 +152,7 @@ describe("view", () => {
 
   it("shows a clicked head alone and adds heads with shift", () => {
     const kernel = fakeKernelModel();
-    mountView(kernel.model, el, { kernel: true });
+    mountView(kernel.model, el, { live: true });
     kernel.detail(kernel.sent[0].id as number, 2);
     const cell = (k: number) =>
       el.querySelector<HTMLElement>(
@@ -174,7 +175,7 @@ describe("view", () => {
 
   it("removes every listener on cleanup", () => {
     const kernel = fakeKernelModel();
-    const cleanup = mountView(kernel.model, el, { kernel: true });
+    const cleanup = mountView(kernel.model, el, { live: true });
     expect(kernel.listening()).toBeGreaterThan(0);
     cleanup();
     expect(kernel.listening()).toBe(0);
@@ -183,21 +184,144 @@ describe("view", () => {
     expect(kernel.sent.length).toBe(before);
   });
 
-  it("without a kernel, switches tokens from the previews and sends nothing", () => {
-    const kernel = fakeKernelModel();
-    mountView(kernel.model, el, { kernel: false });
+  it("draws a map with negative values on the diverging scale centred on 0, with a legend of the signs", () => {
+    const kernel = fakeKernelModel({
+      previews: {
+        maps: spec(new Float32Array([0, 1, -2, 1, 4, 5]), [3, 1, 2]),
+        ready: spec(new Uint8Array([1, 1, 1]), [3]),
+      },
+    });
+    mountView(kernel.model, el, { live: true });
+    expect(heatmap().dataset.scale).toBe("diverging");
+    const bar = el.querySelector<HTMLElement>(".vlsw-heatmap")!;
+    expect([bar.dataset.min, bar.dataset.max]).toEqual(["-2", "2"]);
+    const legend = el.querySelector<HTMLElement>(
+      '[data-testid="sign-legend"]',
+    )!;
+    expect(legend.hidden).toBe(false);
+    expect(legend.textContent).toContain("blue: below 0");
     token(3).click();
-    expect(kernel.model.get("token")).toBe(3);
-    expect(heatmap().dataset.token).toBe("3");
-    expect(kernel.sent).toEqual([]);
+    expect(heatmap().dataset.scale).toBe("sequential");
+    expect(legend.hidden).toBe(true);
+  });
+
+  it("draws a constant map without colours and says why: a token before the image maps to zero", () => {
+    const kernel = fakeKernelModel({
+      tokens: {
+        text: ["<s>", "a", "<img>", "c"],
+        special: [true, false, true, false],
+        image_of: spec(new Int32Array([-1, -1, 0, -1]), [4]),
+        gen_start: 3,
+        mappable: spec(new Int32Array([1, 3]), [2]),
+        grounding: spec(new Float32Array(4), [4]),
+      },
+      previews: {
+        maps: spec(new Float32Array([0, 0, 1, 2]), [2, 1, 2]),
+        ready: spec(new Uint8Array([1, 1]), [2]),
+      },
+      token: 1,
+    });
+    mountView(kernel.model, el, { live: true });
+    const note = el.querySelector<HTMLElement>('[data-testid="map-note"]')!;
+    expect(heatmap().dataset.scale).toBe("flat");
+    expect(note.hidden).toBe(false);
+    expect(note.textContent).toBe(
+      "this token comes before the image: its map is zero",
+    );
     expect(
-      el.querySelector<HTMLElement>('[data-testid="head-grid"]')?.hidden,
+      el.querySelector<HTMLElement>('[data-testid="colorbar"]')!.hidden,
     ).toBe(true);
+    expect(el.querySelector('[data-testid="caption"]')?.textContent).toContain(
+      "· 0 everywhere",
+    );
+  });
+
+  it("says on hover why a token has no map", () => {
+    const kernel = fakeKernelModel();
+    mountView(kernel.model, el, { live: true });
+    token(0).dispatchEvent(new MouseEvent("mouseenter"));
+    expect(el.querySelector('[data-testid="caption"]')?.textContent).toBe(
+      '"<s>" (position 0) has no map: nothing comes before the first token, so no row predicted it',
+    );
+    expect(token(0).title).toContain("no map");
+    expect(heatmap().dataset.token).toBe("2");
+  });
+
+  it("names the token the grid shows, and says so while another token is hovered", () => {
+    const kernel = fakeKernelModel();
+    mountView(kernel.model, el, { live: true });
+    kernel.detail(kernel.sent[0].id as number, 2);
+    const title = el.querySelector('[data-testid="grid-title"]')!;
+    expect(title.textContent).toBe('layers × heads of "b" (position 2)');
+    token(3).dispatchEvent(new MouseEvent("mouseenter"));
+    expect(el.querySelector('[data-testid="grid-note"]')?.textContent).toBe(
+      'hovering "c": the grid stays on the selected token; click to see its heads',
+    );
+    expect(title.textContent).toBe('layers × heads of "b" (position 2)');
+  });
+
+  it("names the selected heads in the heads menu, and a reduction chosen there drops them", () => {
+    const kernel = fakeKernelModel();
+    mountView(kernel.model, el, { live: true });
+    kernel.detail(kernel.sent[0].id as number, 2);
+    kernel.model.set("heads", [[0, 1]]);
+    const menu = el.querySelector<HTMLSelectElement>(
+      '[data-testid="head-reduce"]',
+    )!;
+    expect(menu.selectedOptions[0].textContent).toBe("selected: L0H1");
+    menu.value = "max";
+    menu.dispatchEvent(new Event("change"));
+    expect(kernel.model.get("heads")).toEqual([]);
+    expect(kernel.model.get("head_reduce")).toBe("max");
+    expect(menu.querySelector(".vlsw-chosen")).toBeNull();
+  });
+
+  it("switches the grid between a scale per head and one shared scale", () => {
+    const kernel = fakeKernelModel();
+    mountView(kernel.model, el, { live: true });
+    kernel.detail(kernel.sent[0].id as number, 2);
+    const grid = el.querySelector<HTMLElement>('[data-testid="head-grid"]')!;
+    const legend = el.querySelector('[data-testid="grid-legend"]')!;
+    expect(grid.dataset.scale).toBe("head");
+    expect(legend.textContent).toContain("each head on its own scale");
+    el.querySelector<HTMLElement>(
+      '[data-testid="grid-scale"] [data-value="shared"]',
+    )!.click();
+    expect(kernel.model.get("grid_scale")).toBe("shared");
+    expect(grid.dataset.scale).toBe("shared");
+    expect(legend.textContent).toBe("one scale for every head: 0 to 2.00");
+  });
+
+  it("marks the compared token and names each sign's token while the difference is shown", () => {
+    const difference = new Float32Array([-0.5, 0.5]);
+    const kernel = fakeKernelModel({
+      compare_token: 1,
+      comparison: {
+        token: 2,
+        compare_token: 1,
+        mode: "attn",
+        image_index: 0,
+        values: spec(difference, [1, 2]),
+      },
+    });
+    mountView(kernel.model, el, { live: true });
+    expect(heatmap().dataset.source).toBe("compare");
+    expect(token(1).classList.contains("compared")).toBe(true);
+    const legend = el.querySelector<HTMLElement>(
+      '[data-testid="compare-legend"]',
+    )!;
+    expect(legend.textContent).toBe('red: "b" puts more · blue: "a" puts more');
+    expect(el.querySelector('[data-testid="caption"]')?.textContent).toMatch(
+      /^"b" \(position 2\) minus "a" \(position 1\) · attn/,
+    );
+    token(3).dispatchEvent(new MouseEvent("mouseenter"));
+    expect(heatmap().dataset.source).toBe("hover");
+    expect(legend.hidden).toBe(true);
   });
 
   it("shows the kernel's error in the widget", () => {
     const kernel = fakeKernelModel();
-    mountView(kernel.model, el, { kernel: true });
+    mountView(kernel.model, el, { live: true });
     kernel.model.set("error", "ValueError: <b>bad</b> pipeline");
     const banner = el.querySelector<HTMLElement>('[data-testid="error"]')!;
     expect(banner.hidden).toBe(false);
@@ -212,7 +336,7 @@ describe("view", () => {
         ready: spec(new Uint8Array([0, 1, 1]), [3]),
       },
     });
-    mountView(kernel.model, el, { kernel: true });
+    mountView(kernel.model, el, { live: true });
     token(1).click();
     expect(heatmap().dataset.source).toBe("pending");
     expect(token(1).classList.contains("pending")).toBe(true);
@@ -233,7 +357,7 @@ describe("view", () => {
 
   it("goes back to the kernel's token when the kernel refuses a selection", () => {
     const kernel = fakeKernelModel();
-    mountView(kernel.model, el, { kernel: true });
+    mountView(kernel.model, el, { live: true });
     token(3).click();
     const id = kernel.sent[kernel.sent.length - 1].id;
     kernel.message(

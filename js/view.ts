@@ -1,5 +1,6 @@
 // The whole view, wired: it lays out the parts, keeps the state they share (the preview buffer, the kernel's detail
-// map, the hovered token, the request in flight) and redraws them when a trait changes or the kernel answers.
+// map, the hovered token, the request in flight) and redraws them when a trait changes or the kernel answers. The
+// kernel is the notebook's, or in an exported page the one offline.ts plays from the maps the page holds.
 // Each part lives in its own module:
 //   toolbar.ts    the controls, each bound to a trait; tabs.ts the image tabs
 //   tokens.ts     the token strip (entries from tokentext.ts)
@@ -10,7 +11,7 @@
 //   png.ts        Save PNG; pictures.ts the decoded pictures
 //   compare.ts, region.ts, ranking.ts, heatmap.ts, headgrid.ts: compare mode, region tool, ranked heads, drawing
 import { decode } from "./codec";
-import { captionText, quoteToken } from "./caption";
+import { captionText, flatNote, headNames, quoteToken } from "./caption";
 import { comparisonGrid, createCompareControls } from "./compare";
 import { element } from "./dom";
 import {
@@ -21,7 +22,7 @@ import {
   headsGrid,
   type Detail,
 } from "./headpanel";
-import { Heatmap } from "./heatmap";
+import { formatValue, Heatmap } from "./heatmap";
 import {
   onChange,
   update,
@@ -35,13 +36,16 @@ import { chooseShown, PreviewBuffer } from "./previews";
 import { createRegionTool, scoreTints } from "./region";
 import { Requests } from "./requests";
 import { createTokenStrip } from "./tokens";
-import { stripInput, stripItems } from "./tokentext";
+import { stripInput, stripItems, unmappedReason } from "./tokentext";
 import { createImageTabs } from "./tabs";
 import { createToolbar } from "./toolbar";
 
 export interface ViewOptions {
-  /** False in the offline HTML export: no kernel answers, so clicks show the aggregated previews only. */
-  kernel: boolean;
+  /** True with a notebook kernel behind the model, which computes any map; false in an exported page, which
+   * holds only the maps computed before it was saved. */
+  live: boolean;
+  /** The prompt and the answer, shown as the view's heading (an exported page has no notebook around it). */
+  heading?: { prompt: string; answer: string };
 }
 
 /** Traits whose change is read back into the controls and redrawn. */
@@ -51,6 +55,7 @@ const SHOWN_TRAITS: (keyof Traits)[] = [
   "layer_reduce",
   "head_reduce",
   "colormap",
+  "grid_scale",
   "opacity",
   "smooth",
   "error",
@@ -60,6 +65,24 @@ const SHOWN_TRAITS: (keyof Traits)[] = [
   "comparison",
 ];
 
+/** The heading of an exported page: the prompt and the answer, as text. */
+function createHeading(heading: { prompt: string; answer: string }) {
+  const root = element("div", "vlsw-heading");
+  root.dataset.testid = "heading";
+  const prompt = element("div", "vlsw-prompt");
+  prompt.append(
+    element("span", "vlsw-heading-label", "prompt"),
+    element("span", "", heading.prompt),
+  );
+  const answer = element("div", "vlsw-answer");
+  answer.append(
+    element("span", "vlsw-heading-label", "answer"),
+    element("span", "", heading.answer),
+  );
+  root.append(prompt, answer);
+  return root;
+}
+
 /** Mount the view of `model` into `el`; returns the cleanup that removes every listener. */
 export function mountView(
   model: Model,
@@ -68,15 +91,25 @@ export function mountView(
 ): () => void {
   const controller = new AbortController();
   const { signal } = controller;
-  const { kernel } = options;
+  const { live } = options;
   const unsubscribe: (() => void)[] = [];
 
   const info = model.get("tokens");
   const text = info.text;
+  const imageOf = decode(info.image_of).data;
   const previews = new PreviewBuffer(decode(info.mappable).data);
   const requests = new Requests(model);
   let detail: Detail | null = null;
+  /** Why the selected token has no detail map (an exported page without it), for the token, method and image. */
+  let missing: {
+    token: number;
+    mode: string;
+    image: number;
+    note: string;
+  } | null = null;
   let hover: number | null = null;
+  /** A hovered token that has no map: the caption says why. */
+  let unmapped: number | null = null;
   const pictures = new Pictures(model.get("images"));
 
   // -- layout ---------------------------------------------------------------------------------------------
@@ -84,15 +117,25 @@ export function mountView(
   const heatmap = new Heatmap();
   const toolbar = createToolbar(
     model,
-    kernel,
+    live,
     {
       mode: (mode) => {
-        if (kernel) requests.expectAnswer();
+        requests.expectAnswer();
         update(model, { mode });
         render();
       },
       save: () =>
-        savePng(heatmap, pngName(model.get("token"), model.get("mode"))),
+        savePng(
+          heatmap,
+          {
+            caption: caption.textContent ?? "",
+            legend: [compare.legend, signLegend, note]
+              .filter((node) => !node.hidden)
+              .map((node) => node.textContent ?? "")
+              .join(" "),
+          },
+          pngName(Number(heatmap.canvas.dataset.token), model.get("mode")),
+        ),
       computeAll: () => render(),
     },
     signal,
@@ -100,14 +143,16 @@ export function mountView(
   const errorBanner = element("div", "vlsw-error");
   errorBanner.dataset.testid = "error";
   errorBanner.setAttribute("role", "alert");
-  const tabs = createImageTabs(model, kernel, showImage, signal);
+  const tabs = createImageTabs(model, live, showImage, signal);
 
   const strip = createTokenStrip(
     stripItems(stripInput(info)),
     {
       select: choose,
       hover: (position) => {
-        hover = position;
+        const mappable = position !== null && previews.has(position);
+        hover = mappable ? position : null;
+        unmapped = mappable ? null : position;
         render();
       },
       step: (delta) => {
@@ -119,46 +164,60 @@ export function mountView(
     },
     signal,
   );
+  const regionLegend = element("div", "vlsw-region-legend");
+  regionLegend.dataset.testid = "region-legend";
 
   const region = createRegionTool(
     heatmap.canvas,
     heatmap.frame,
-    (message) => {
-      if (kernel) model.send(message);
-    },
+    (message) => model.send(message),
     signal,
   );
   const compare = createCompareControls(
     strip.element,
     {
       pick: (position) => {
-        if (kernel && previews.has(position))
-          update(model, { compare_token: position });
+        if (previews.has(position)) update(model, { compare_token: position });
       },
       stop: () => update(model, { compare_token: null }),
     },
     signal,
   );
-  compare.button.hidden = !kernel;
-  toolbar.element.append(compare.button, region.clear);
+  toolbar.addTools(compare.button, region.clear);
+  const signLegend = element("div", "vlsw-sign-legend");
+  signLegend.dataset.testid = "sign-legend";
+  signLegend.append(
+    element("span", "vlsw-negative", "blue: below 0"),
+    " · white: 0 · ",
+    element("span", "vlsw-positive", "red: above 0"),
+  );
+  const note = element("div", "vlsw-map-note");
+  note.dataset.testid = "map-note";
   const caption = element("div", "vlsw-caption");
   caption.dataset.testid = "caption";
+  caption.setAttribute("aria-live", "polite");
   const left = element("div", "vlsw-left");
-  left.append(tabs.element, heatmap.element, compare.legend, caption);
-  const headPanel = createHeadPanel(model, kernel, signal);
+  left.append(
+    tabs.element,
+    heatmap.element,
+    compare.legend,
+    signLegend,
+    note,
+    caption,
+  );
+  const headPanel = createHeadPanel(model, signal);
   const main = element("div", "vlsw-main");
   main.append(left, headPanel.element);
-  root.append(toolbar.element, errorBanner, strip.element, main);
+  const stripBox = element("div", "vlsw-strip-box");
+  stripBox.append(strip.element, regionLegend);
+  if (options.heading) root.append(createHeading(options.heading));
+  root.append(toolbar.element, errorBanner, stripBox, main);
   el.replaceChildren(root);
 
   // -- state ----------------------------------------------------------------------------------------------
   function choose(position: number): void {
     if (!previews.has(position)) return;
     hover = null;
-    if (!kernel) {
-      update(model, { token: position });
-      return;
-    }
     // Shown at once from the previews; the kernel's answer brings the layers x heads detail.
     model.set("token", position);
     requests.select(position);
@@ -166,7 +225,7 @@ export function mountView(
   }
 
   function showImage(index: number): void {
-    if (index === model.get("image_index") || !kernel) return;
+    if (index === model.get("image_index") || !live) return;
     requests.expectAnswer();
     update(model, { image_index: index });
     render();
@@ -190,8 +249,24 @@ export function mountView(
     if (message.error && message.token !== model.get("token"))
       model.set("token", message.token);
     detail = detailFromMessage(message, buffers) ?? detail;
+    missing =
+      message.note && message.mode !== undefined
+        ? {
+            token: message.token,
+            mode: message.mode,
+            image: message.image_index ?? 0,
+            note: message.note,
+          }
+        : null;
     heatmap.canvas.dataset.request = String(message.id);
     render();
+  }
+
+  /** The first position of the shown image's tokens (a token before it cannot attend to it), or -1. */
+  function imageStart(): number {
+    const index = model.get("image_index");
+    for (let p = 0; p < imageOf.length; p++) if (imageOf[p] === index) return p;
+    return -1;
   }
 
   // -- drawing --------------------------------------------------------------------------------------------
@@ -206,41 +281,68 @@ export function mountView(
       preview: (position) => previews.grid(position),
     });
     const compared = shown.source === "compare";
-    const range = heatmap.draw(shown.grid, {
-      colormap: compared ? "diverging" : model.get("colormap"),
+    const scale = heatmap.draw(shown.grid, {
+      colormap: model.get("colormap"),
       opacity: model.get("opacity"),
       smooth: model.get("smooth"),
-      centred: compared,
     });
     heatmap.canvas.dataset.token = String(shown.position);
     heatmap.canvas.dataset.source = shown.source;
     heatmap.canvas.dataset.mode = model.get("mode");
     const against = model.get("compare_token") ?? null;
     compare.show(
-      against === null
-        ? null
-        : { a: quoteToken(text, token), b: quoteToken(text, against) },
+      against !== null,
+      against !== null && compared && scale?.kind === "diverging"
+        ? { a: quoteToken(text, token), b: quoteToken(text, against) }
+        : null,
     );
-    caption.textContent = captionText({
-      text,
-      shown: shown.position,
-      source: shown.source,
-      mode: model.get("mode"),
-      layerReduce: model.get("layer_reduce"),
-      headReduce: model.get("head_reduce"),
-      heads,
-      axes: headAxes(detail),
-      compareToken: against,
-      range,
-      error: model.get("error"),
-      kernel,
-    });
+    signLegend.hidden = compared || scale?.kind !== "diverging";
+    const flat = scale?.kind === "flat";
+    note.hidden = !flat;
+    if (scale && flat)
+      note.textContent = flatNote({
+        source: shown.source,
+        value: scale.range[0],
+        beforeImage: shown.position < imageStart(),
+      });
+    const axes = headAxes(current ? detail : null);
+    caption.textContent =
+      unmapped !== null
+        ? `${quoteToken(text, unmapped)} (position ${unmapped}) has no map: ${unmappedReason(unmapped, imageOf)}`
+        : captionText({
+            text,
+            shown: shown.position,
+            source: shown.source,
+            mode: model.get("mode"),
+            layerReduce: model.get("layer_reduce"),
+            headReduce: model.get("head_reduce"),
+            heads,
+            axes,
+            compareToken: against,
+            scale,
+            error: model.get("error"),
+            live,
+          });
+    toolbar.showHeads(heads.length > 0 ? headNames(heads, axes) : null);
 
-    strip.show(token, model.get("image_index"));
+    strip.show(token, model.get("image_index"), against);
     const isBusy = requests.waiting || toolbar.computing;
     root.dataset.busy = String(isBusy);
     toolbar.setBusy(isBusy);
-    headPanel.show(detail, current);
+    const why =
+      missing &&
+      missing.token === token &&
+      missing.mode === model.get("mode") &&
+      missing.image === model.get("image_index")
+        ? missing.note
+        : "";
+    headPanel.show({
+      detail,
+      current,
+      missing: why,
+      text,
+      hover: hover !== null && hover !== token ? hover : null,
+    });
   }
 
   function syncControls(): void {
@@ -252,7 +354,10 @@ export function mountView(
     strip.setPending(pending);
     const scores = model.get("region_scores") ?? {};
     const tints = scoreTints(scores, model.get("image_index"));
-    strip.setScores(tints);
+    strip.setScores(tints ? (position) => tints.score(position) : null);
+    regionLegend.hidden = tints === null;
+    if (tints && "mode" in scores)
+      regionLegend.textContent = `green: how much each token's ${scores.mode} map puts on the outlined region (the sum over its cells; strongest ${formatValue(tints.top)}). Hover a token for its score.`;
     region.show(tints && "box" in scores ? scores.box : null);
     toolbar.showComputeAll(Array.from(previews.mappable).some(pending));
   }
@@ -295,7 +400,7 @@ export function mountView(
     errorBanner.hidden = false;
     errorBanner.textContent = `Could not decode the picture: ${String(error)}`;
   });
-  if (kernel) choose(model.get("token"));
+  choose(model.get("token"));
 
   return () => {
     controller.abort();

@@ -4,6 +4,6 @@ import type { Traits } from "./model";
 import { mountView } from "./view";
 
 const render: Render<Traits> = ({ model, el }) =>
-  mountView(model, el, { kernel: true });
+  mountView(model, el, { live: true });
 
 export default { render };

@@ -81,27 +81,36 @@ w2
 IDLE = """() => document.querySelector(".vlsw-root")?.dataset.busy === "false"
     && document.querySelector("[data-testid=heatmap]")?.dataset.grid !== undefined"""
 
-# Grey level (red channel) at the centre of every map cell on the heatmap canvas, and a checksum of all pixels.
+# Grey level (red channel) and colour at the centre of every map cell on the heatmap canvas, and a checksum of all
+# pixels.
 READ_CANVAS = """(canvas) => {
     const [h, w] = canvas.dataset.grid.split(",").map(Number);
     const { width, height } = canvas;
     const ctx = canvas.getContext("2d");
     const levels = [];
+    const colours = [];
     for (let i = 0; i < h; i++) {
         const row = [];
+        const rgb = [];
         for (let j = 0; j < w; j++) {
             const px = Math.floor(((j + 0.5) * width) / w);
             const py = Math.floor(((i + 0.5) * height) / h);
-            row.push(ctx.getImageData(px, py, 1, 1).data[0]);
+            const pixel = ctx.getImageData(px, py, 1, 1).data;
+            row.push(pixel[0]);
+            rgb.push([pixel[0], pixel[1], pixel[2]]);
         }
         levels.push(row);
+        colours.push(rgb);
     }
     const all = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
     let checksum = 0;
     for (let i = 0; i < all.length; i += 4) {
         checksum = (checksum * 31 + all[i] + 7 * all[i + 1] + 13 * all[i + 2]) % 1000000007;
     }
-    return { levels, checksum, token: Number(canvas.dataset.token), source: canvas.dataset.source };
+    return {
+        levels, colours, checksum, token: Number(canvas.dataset.token), source: canvas.dataset.source,
+        scale: canvas.dataset.scale,
+    };
 }"""
 
 
@@ -110,10 +119,20 @@ def read_canvas(page: Any) -> dict[str, Any]:
 
 
 def assert_shows(canvas: dict[str, Any], values: np.ndarray) -> None:
-    """The canvas cells are ``values`` on a grey scale from their min to max; the hottest cells agree."""
+    """The canvas cells are ``values`` on a grey scale from their min to max, the hottest cells agreeing; or, for a
+    map with negative values, on the diverging scale centred on 0 (matplotlib's RdBu_r, which js/colormap.ts
+    samples)."""
     levels = np.asarray(canvas["levels"], dtype=float)
     assert levels.shape == values.shape, f"canvas grid {levels.shape}, Python map {values.shape}"
     lo, hi = float(values.min()), float(values.max())
+    if lo < 0:
+        from matplotlib import colormaps
+
+        assert canvas["scale"] == "diverging", f"a map with negative values drawn on a {canvas['scale']} scale"
+        m = max(-lo, abs(hi))
+        expected_rgb = colormaps["RdBu_r"]((values / m + 1) / 2)[..., :3] * 255
+        assert np.abs(np.asarray(canvas["colours"], dtype=float) - expected_rgb).max() <= 8
+        return
     expected = np.rint((values - lo) / (hi - lo) * 255) if hi > lo else np.zeros_like(values)
     hottest = np.unravel_index(int(values.argmax()), values.shape)
     assert levels[hottest] == levels.max() == 255, (
@@ -244,10 +263,10 @@ def test_python_pipeline_change_rerenders(nb: Any) -> None:
     wait_idle(nb)
     before = read_canvas(nb.page)
     old_range = nb.page.eval_on_selector(".vlsw-heatmap", "e => [e.dataset.min, e.dataset.max]")
-    nb.run("w.pipeline = lambda m: m * -1")  # flips the scale: the colour bar's range changes sign
+    nb.run("w.pipeline = lambda m: m * -1")  # negative values: the colour bar is centred on 0
     nb.wait(
         f"""(old) => ({IDLE[6:]}) && document.querySelector("[data-testid=heatmap]").dataset.source === "selection"
-            && document.querySelector(".vlsw-heatmap").dataset.max !== old[1]""",
+            && document.querySelector(".vlsw-heatmap").dataset.min !== old[0]""",
         old_range,
     )
     after = read_canvas(nb.page)

@@ -46,7 +46,7 @@ def test_a_box_region_scores_every_token_as_tokens_for_does(trace: Trace) -> Non
     assert widget.token_scores is None and widget.region_scores == {}
     widget.region = (0, 0, 30, 20)
     expected = trace.tokens_for((0, 0, 30, 20), 0, "attn")
-    torch.testing.assert_close(widget.token_scores, expected, equal_nan=True)
+    torch.testing.assert_close(widget.token_scores.tensor, expected, equal_nan=True)
     assert widget.region_scores["mode"] == "attn" and widget.region_scores["image_index"] == 0
     # The outline is the cells the box covers: 84 x 56 pixels, 6 x 4 cells of 14 pixels -> cols 0-2, rows 0-1.
     assert widget.region_scores["box"] == [0.0, 0.0, 3 / 6, 2 / 4]
@@ -56,10 +56,10 @@ def test_a_click_on_the_picture_scores_the_cell_under_it_and_a_drag_the_box(trac
     widget = make(trace)
     widget._on_message(widget, {"type": "region", "point": [0.99, 0.3]}, [])
     assert widget.region == (1, 5)
-    torch.testing.assert_close(widget.token_scores, trace.tokens_for((1, 5)), equal_nan=True)
+    torch.testing.assert_close(widget.token_scores.tensor, trace.tokens_for((1, 5)), equal_nan=True)
     widget._on_message(widget, {"type": "region", "box": [0.5, 0.5, 1.0, 1.0]}, [])
     assert widget.region == (42.0, 28.0, 84.0, 56.0)
-    torch.testing.assert_close(widget.token_scores, trace.tokens_for((42.0, 28.0, 84.0, 56.0)), equal_nan=True)
+    torch.testing.assert_close(widget.token_scores.tensor, trace.tokens_for((42.0, 28.0, 84.0, 56.0)), equal_nan=True)
     widget._on_message(widget, {"type": "region"}, [])
     assert widget.region is None and widget.token_scores is None and widget.region_scores == {}
 
@@ -69,7 +69,7 @@ def test_region_scores_follow_the_aggregation_and_a_bad_region_is_refused(trace:
     widget.region = (2, 3)
     widget.layer_reduce = "max"
     expected = trace.tokens_for((2, 3), layer_reduce="max")
-    torch.testing.assert_close(widget.token_scores, expected, equal_nan=True)
+    torch.testing.assert_close(widget.token_scores.tensor, expected, equal_nan=True)
     with pytest.raises(TraitError, match="outside the map's grid"):
         widget.region = (9, 9)
     widget._on_message(widget, {"type": "region", "box": [0.1, 0.2]}, [])
@@ -88,7 +88,7 @@ def test_a_method_that_is_not_a_string_mode_scores_regions_with_attention() -> N
     widget = make(captured, mode=gradcam)
     widget.region = (0, 0)
     assert widget.region_scores["mode"] == "attn"
-    torch.testing.assert_close(widget.token_scores, captured.tokens_for((0, 0), mode="attn"), equal_nan=True)
+    torch.testing.assert_close(widget.token_scores.tensor, captured.tokens_for((0, 0), mode="attn"), equal_nan=True)
 
 
 def test_compare_token_shows_the_signed_difference_of_the_two_maps(trace: Trace) -> None:

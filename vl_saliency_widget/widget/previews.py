@@ -79,6 +79,12 @@ class Previews:
         self.maps[row] = values
         self.ready[row] = 1
 
+    def copy(self) -> Previews:
+        """Another Previews holding copies of these arrays (unpublished: writing to it changes nothing shown)."""
+        other = Previews(list(self.row))
+        other.maps, other.ready = self.maps.copy(), self.ready.copy()
+        return other
+
     def state(self) -> dict[str, Any]:
         """The ``previews`` trait, sharing memory with the arrays: ``maps`` float32 [tokens, h, w], ``ready`` uint8."""
         self._published = True

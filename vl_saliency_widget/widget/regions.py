@@ -3,7 +3,9 @@ as shown (selected heads or the aggregate), region scores, comparisons and ranki
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -76,11 +78,68 @@ def score_region(trace: Trace, region: Region, controls: Controls) -> dict[str, 
     return scores_state(scores, outline(region, layout.size, layout.view().grid), index, mode)
 
 
-def token_scores(region_scores: dict[str, Any]) -> torch.Tensor | None:
-    """FloatTensor [T]: the scores a ``region_scores`` trait holds (a copy), or None for an empty one."""
+@dataclass(frozen=True, eq=False)
+class TokenScores(Mapping[int, float]):
+    """What each token's map puts on ``w.region`` (``trace.tokens_for``), labelled: a mapping position -> score over
+    the tokens that have a map, which prints as a table of position, token and score, highest first.
+
+    ``tensor`` is the FloatTensor [T] itself (NaN where a token has no map), as ``trace.tokens_for`` returns it.
+    """
+
+    tensor: torch.Tensor
+    """FloatTensor [T]: per position, the score; NaN where the token has no map."""
+    text: Sequence[str]
+    """Per position, the token's text as it reads."""
+    mode: str
+    """The method the scores come from."""
+    image_index: int
+    """The image the region lies on."""
+
+    def _finite(self) -> list[int]:
+        return [int(p) for p in torch.nonzero(torch.isfinite(self.tensor)).flatten()]
+
+    def __getitem__(self, position: int) -> float:
+        if not 0 <= position < len(self.tensor) or not torch.isfinite(self.tensor[position]):
+            raise KeyError(f"Position {position} has no score: only tokens with a map are scored (list(scores)).")
+        return float(self.tensor[position])
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._finite())
+
+    def __len__(self) -> int:
+        return len(self._finite())
+
+    def top(self, count: int = 10) -> list[tuple[int, str, float]]:
+        """The ``count`` highest scores: (position, token text, score), highest first."""
+        ranked = sorted(self._finite(), key=lambda p: float(self.tensor[p]), reverse=True)[:count]
+        return [(p, self.text[p], float(self.tensor[p])) for p in ranked]
+
+    def __repr__(self) -> str:
+        shown = self.top(TABLE_ROWS)
+        rows = [f"{p:>8}  {json.dumps(text)[:24]:<24}  {score:.4g}" for p, text, score in shown]
+        more = len(self) - len(shown)
+        return "\n".join(
+            [
+                f"TokenScores: what each token's {self.mode} map puts on the region of image {self.image_index} "
+                f"({len(self)} tokens with a map, highest first; .tensor holds all {len(self.tensor)} positions)",
+                f"{'position':>8}  {'token':<24}  score",
+                *rows,
+                *([f"... {more} more"] if more > 0 else []),
+            ]
+        )
+
+
+TABLE_ROWS = 20
+"""How many tokens a TokenScores prints."""
+
+
+def token_scores(region_scores: dict[str, Any], text: Sequence[str]) -> TokenScores | None:
+    """The scores a ``region_scores`` trait holds (a copy), labelled with each position's ``text``; None for an
+    empty trait."""
     if not region_scores:
         return None
-    return torch.from_numpy(decode_array(region_scores["scores"]).copy())
+    scores = torch.from_numpy(decode_array(region_scores["scores"]).copy())
+    return TokenScores(scores, list(text), str(region_scores["mode"]), int(region_scores["image_index"]))
 
 
 def comparison_state(

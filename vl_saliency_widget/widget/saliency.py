@@ -5,12 +5,12 @@ Traits and observers; the work is done in the modules beside this one (the packa
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import anywidget
-import torch
 import traitlets as t
 from PIL import Image
 
@@ -18,12 +18,13 @@ from ..core.map import SaliencyMap
 from ..core.method import Method
 from ..core.trace import Trace
 from ..lib import HeadRanking, difference
-from . import maps, protocol, regions
+from . import maps, protocol, regions, snapshot
 from .assets import bundle
 from .content import check_image_index, check_trace, first_token, pictures, token_strip
 from .export import write_html
 from .methods import check_mode, check_pipeline, menu
 from .serialize import encode_picture, pack_message
+from .static import GRID_BUDGET_MIB, static_state
 
 if TYPE_CHECKING:
     from ..core.reduce import Reduction
@@ -31,7 +32,10 @@ if TYPE_CHECKING:
 REDUCTIONS = ("mean", "sum", "max", "min")
 """The aggregations the view's menus offer (sent to it: the view keeps no list of its own)."""
 COLORMAPS = ("inferno", "viridis", "gray")
-"""The colormaps the view's menu offers, each drawn by ``js/colormap.ts`` (sent to the view)."""
+"""The colormaps the view's menu offers for maps without negative values, each drawn by ``js/colormap.ts`` (sent to
+the view); a map with negative values is drawn on a diverging scale centred on 0, whatever the choice."""
+GRID_SCALES = ("head", "shared")
+"""The layers x heads grid's colour scales: each head on its own, or one shared by every head."""
 
 
 class SaliencyWidget(anywidget.AnyWidget):  # type: ignore[misc]
@@ -41,8 +45,8 @@ class SaliencyWidget(anywidget.AnyWidget):  # type: ignore[misc]
     in use. ``w.map`` is the map on screen. Each trait's ``help`` says what it holds.
 
     Synced with the view: ``tokens``, ``images``, ``methods``, ``reductions``, ``colormaps``, ``previews``,
-    ``token``, ``mode``, ``image_index``, ``layer_reduce``, ``head_reduce``, ``heads``, ``colormap``, ``opacity``,
-    ``smooth``, ``error``, ``region_scores``, ``compare_token``, ``comparison``,
+    ``token``, ``mode``, ``image_index``, ``layer_reduce``, ``head_reduce``, ``heads``, ``colormap``, ``grid_scale``,
+    ``opacity``, ``smooth``, ``error``, ``region_scores``, ``compare_token``, ``comparison``,
     ``head_ranking``. In Python only: ``pipeline``, ``region``.
     """
 
@@ -61,7 +65,12 @@ class SaliencyWidget(anywidget.AnyWidget):  # type: ignore[misc]
     layer_reduce = t.Enum(REDUCTIONS, "mean", help="How the aggregate reduces layers.").tag(sync=True)
     head_reduce = t.Enum(REDUCTIONS, "mean", help="How the aggregate reduces heads.").tag(sync=True)
     heads = t.List(t.List(t.Int(), minlen=2, maxlen=2), help="[layer, head] pairs shown, averaged.").tag(sync=True)
-    colormap = t.Enum(COLORMAPS, "inferno", help="The heatmap's colormap.").tag(sync=True)
+    colormap = t.Enum(COLORMAPS, "inferno", help="The heatmap's colormap for maps without negative values.").tag(
+        sync=True
+    )
+    grid_scale = t.Enum(
+        GRID_SCALES, "head", help="The grid's colours: 'head', each head on its own scale; 'shared', one for all."
+    ).tag(sync=True)
     opacity = t.Float(0.6, min=0.0, max=1.0, help="The heatmap's opacity over the picture.").tag(sync=True)
     smooth = t.Bool(True, help="Draw the heatmap smoothed rather than as cells.").tag(sync=True)
     error = t.Unicode("", help="What went wrong, shown in the banner; empty: nothing.").tag(sync=True)
@@ -102,9 +111,10 @@ class SaliencyWidget(anywidget.AnyWidget):  # type: ignore[misc]
         first = first_token(trace, token)
         self._request_id = 0
         self._maps = maps.Maps(trace, self._controls)
+        self._pictures = pictures(image, trace)
         super().__init__(
             tokens=token_strip(trace),
-            images=[encode_picture(picture) for picture in pictures(image, trace)],
+            images=[encode_picture(picture) for picture in self._pictures],
             methods=list(self._methods),
             mode=start,
             pipeline=pipeline,
@@ -273,10 +283,11 @@ class SaliencyWidget(anywidget.AnyWidget):  # type: ignore[misc]
         return regions.comparison_state(token, other, self.mode, self.image_index, first, second)
 
     @property
-    def token_scores(self) -> torch.Tensor | None:
-        """FloatTensor [T]: ``trace.tokens_for(w.region, ...)`` as the strip shows it (NaN: no map); None without a
-        region."""
-        return regions.token_scores(self.region_scores)
+    def token_scores(self) -> regions.TokenScores | None:
+        """``trace.tokens_for(w.region, ...)`` as the strip shows it, labelled: position -> score for the tokens
+        with a map, printed as a table with each token's text; ``.tensor`` is the FloatTensor [T] (NaN: no map).
+        None without a region."""
+        return regions.token_scores(self.region_scores, self.tokens["text"])
 
     def close(self) -> None:
         """Close the widget and its ``layout``: ipywidgets leaves a DOMWidget's Layout open, alive in the kernel."""
@@ -284,11 +295,53 @@ class SaliencyWidget(anywidget.AnyWidget):  # type: ignore[misc]
         super().close()
         layout.close()
 
-    def to_html(self, path: str | Path, *, title: str = "Saliency") -> Path:
-        """Write one self-contained HTML file (bundle, styles and data inlined; no network needed).
+    def to_html(self, path: str | Path, *, title: str | None = None, grid_budget_mib: float = GRID_BUDGET_MIB) -> Path:
+        """Write one self-contained HTML file (bundle, styles and data inlined; no network needed) that works as the
+        widget does, for the answer's tokens, without a kernel.
 
-        Hovering and clicking tokens still switch the aggregated maps of the current method, pipeline and
-        aggregation; the layers x heads grid needs a kernel. For a gradient method, call ``compute_all()`` first
-        so that every token has its map. Returns the path written.
+        The page holds, for every method of the menu, every token's aggregated map that needs no backward pass and
+        the answer's tokens' maps (a backward pass each for a gradient method, computed here), with the current
+        pipeline, image and aggregation; the layers x heads maps of the answer's tokens, the current method's first,
+        up to ``grid_budget_mib`` MiB of float32 (the page says which tokens were left out); and a heading with the
+        prompt and the answer. In it, the method menu, the grid, region drag and compare work from those maps; the
+        aggregation and the image stay as they are. Returns the path written.
+
+        Args:
+            path: the file to write.
+            title: the page's title; default: "Saliency: " and the prompt.
+            grid_budget_mib: how many MiB of layers x heads maps the page may hold.
         """
-        return write_html(path, self.get_state(list(SaliencyWidget.class_own_traits(sync=True))), title)
+        state = self.get_state(list(SaliencyWidget.class_own_traits(sync=True)))
+        held = static_state(
+            self.trace, self._methods, self._controls(), (self.mode, self._maps.previews), grid_budget_mib
+        )
+        state["previews"] = held["methods"][self.mode]["previews"]
+        state["static"] = held
+        return write_html(path, state, title if title is not None else f"Saliency: {held['heading']['prompt']}")
+
+    def _ipython_display_(self) -> None:
+        """Display the live view and after it a still picture of the map on screen, for pages where the view cannot
+        run (nbconvert's HTML, GitHub); next to a live view the picture hides itself (``snapshot.py``)."""
+        from IPython.display import display
+
+        bundle = self._repr_mimebundle_()
+        data, metadata = bundle if isinstance(bundle, tuple) else (bundle, {})
+        display(data, metadata=metadata, raw=True)
+        display({"text/html": self.snapshot(), "text/plain": ""}, raw=True)
+
+    def snapshot(self) -> str:
+        """Self-contained HTML: the map on screen (``w.map``) over its picture, with a colour bar and a caption."""
+        try:
+            shown = self.map
+            aggregation = (
+                f"heads {', '.join(f'L{layer}H{head}' for layer, head in self.heads)}"
+                if self.heads
+                else f"{self.layer_reduce} over layers, {self.head_reduce} over heads"
+            )
+            text = snapshot.caption(
+                self.tokens["text"], self.token, self.compare_token, self.mode, aggregation, snapshot.is_flat(shown)
+            )
+            png = snapshot.map_png(shown, self._pictures[self.image_index], self.colormap)
+        except Exception as error:  # a still picture must never stop the live view from showing
+            return f"<div class='vlsw-snapshot'>{html.escape(protocol.describe(error))}</div>"
+        return snapshot.snapshot_html(png, text)
