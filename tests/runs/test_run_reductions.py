@@ -40,7 +40,7 @@ def _scores_by_hand(trace: Trace, sample_id: str, box: list[float]) -> dict[str,
     out = {}
     for method, stack in stacks.items():
         flat = stack.float().reshape(len(positions), -1)
-        target = box_cells(box, trace.image_layouts[0].size, tuple(stack.shape[-2:])).reshape(-1)
+        target = box_cells(box, trace.image_layouts[0].size, (stack.shape[-2], stack.shape[-1])).reshape(-1)
         orders = rankings(flat, generator)
         out[method] = (float(pointing(orders, target)[0]), float(energy(flat, target)[0]))
     return out

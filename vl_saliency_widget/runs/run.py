@@ -115,8 +115,10 @@ class Run:
 
     @property
     def methods(self) -> list[str]:
-        """The precomputed methods, by name."""
-        return list(self.settings.get("methods", []))
+        """The precomputed methods, by name (from ``run.json``, else from the rows' ``top_<method>`` columns)."""
+        if "methods" in self.settings:
+            return list(self.settings["methods"])
+        return list(dict.fromkeys(k.removeprefix("top_") for row in self.rows for k in row if k.startswith("top_")))
 
     @property
     def summary(self) -> Any:
