@@ -22,6 +22,7 @@ from safetensors.torch import save_file
 
 from .. import lib
 from ..core.extractor import Gradients, SaliencyExtractor
+from ..core.inputs import input_device
 from ..core.method import Method, method_name, needs_of_all
 from ..core.reduce import Reduction, check_reduction
 from ..core.regions import box_cells
@@ -105,14 +106,6 @@ def sample_seed(seed: int, sample_id: Any) -> int:
     return int.from_bytes(digest[:8], "little") & (2**63 - 1)
 
 
-def _input_device(model: Any) -> torch.device:
-    embeddings = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
-    weight = getattr(embeddings, "weight", None)
-    if isinstance(weight, torch.Tensor) and weight.device.type != "meta":
-        return weight.device
-    return next(model.parameters()).device
-
-
 def _tokenizer(processor: Any) -> Any:
     return getattr(processor, "tokenizer", processor)
 
@@ -165,7 +158,7 @@ class _Sampler:
         self.align: Align = align
         self.seed = seed
         self.fsync = fsync
-        self.device = _input_device(model)
+        self.device = input_device(model)
 
     def sequence(self, sample: Prepared, inputs: dict[str, Any]) -> tuple[torch.Tensor, str]:
         """[1, T]: the prompt and the answer (given and teacher forced, or generated greedily)."""
