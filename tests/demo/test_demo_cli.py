@@ -52,11 +52,14 @@ def test_demo_opens_jupyterlab_on_localhost_on_a_copy_of_the_quickstart(
 
     monkeypatch.setattr(cli.subprocess, "run", run)
     monkeypatch.setattr(cli.tempfile, "mkdtemp", lambda prefix: str(tmp_path))
-    assert cli.main(["demo"]) == 3, "JupyterLab's exit status is the command's"
+    assert cli.main(["demo", "--port", "8890", "--", "--no-browser", "--ServerApp.token=secret"]) == 3, (
+        "JupyterLab's exit status is the command's"
+    )
     [(command, env)] = calls
     copy = tmp_path / "quickstart.ipynb"
     assert command[1:3] == ["-m", "jupyterlab"] and "--ServerApp.ip=127.0.0.1" in command
     assert command[-1] == str(copy) and f"--ServerApp.root_dir={tmp_path}" in command
+    assert {"--ServerApp.port=8890", "--no-browser", "--ServerApp.token=secret"} <= set(command)
     assert copy.read_bytes() == (REPO / "notebooks" / "quickstart.ipynb").read_bytes()
     assert str(REPO) in env["PYTHONPATH"].split(os.pathsep), "the kernel imports this checkout"
 
@@ -67,10 +70,20 @@ def test_the_command_line_parses_demo_and_its_options(tmp_path: Path) -> None:
     assert cli.parser().parse_args(["demo"]).html is None
     with pytest.raises(SystemExit):
         cli.parser().parse_args([])
+    args = cli.parser().parse_args(["demo", "--port", "8890", "--", "--no-browser", "--ServerApp.token=x"])
+    assert args.port == 8890 and args.jupyter_options == ["--no-browser", "--ServerApp.token=x"]
     with pytest.raises(SystemExit):
-        cli.parser().parse_args(["demo", "--port", "1"])
+        cli.parser().parse_args(["demo", "--no-browser"])  # JupyterLab's options go after --
     with pytest.raises(FileNotFoundError, match="--notebook PATH"):
         cli.main(["demo", "--notebook", str(tmp_path / "missing.ipynb")])
+
+
+@pytest.mark.parametrize("option", ["--ip=0.0.0.0", "--ip", "--ServerApp.ip=0.0.0.0", "--NotebookApp.ip=::"])
+def test_the_demo_refuses_jupyter_options_that_would_listen_beyond_localhost(option: str) -> None:
+    with pytest.raises(ValueError, match=r"127\.0\.0\.1 only"):
+        cli.lab_command(Path("quickstart.ipynb"), options=[option])
+    other = "--ServerApp.iopub_data_rate_limit=1e9"
+    assert other in cli.lab_command(Path("quickstart.ipynb"), options=[other]), "other options pass through"
 
 
 def test_the_console_script_runs_the_command_line() -> None:

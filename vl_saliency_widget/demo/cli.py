@@ -1,8 +1,9 @@
 """The ``vl-saliency-widget`` command.
 
 ``vl-saliency-widget demo`` opens JupyterLab (on 127.0.0.1) on a fresh copy of the quick-start notebook, which runs
-offline on the toy model and ends in the widget; ``vl-saliency-widget demo --html PATH`` writes the widget of one toy
-sample as a standalone HTML page instead.
+offline on the toy model and ends in the widget; ``--port N`` picks its port and JupyterLab options go after ``--``
+(``vl-saliency-widget demo --port 8890 -- --no-browser --ServerApp.token=secret``).
+``vl-saliency-widget demo --html PATH`` writes the widget of one toy sample as a standalone HTML page instead.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -51,12 +53,29 @@ def write_demo_html(path: Path) -> Path:
     return SaliencyWidget(trace).to_html(path, title=f"Saliency: {sample.question}")
 
 
-def lab_command(notebook: Path) -> list[str]:
+LISTEN_OPTION = re.compile(r"--(?:\w+\.)?ip(?:=|$)")
+"""A JupyterLab option that would choose the interface to listen on (``--ip``, ``--ServerApp.ip=...``)."""
+
+
+def lab_command(notebook: Path, port: int | None = None, options: Sequence[str] = ()) -> list[str]:
     """The command that serves JupyterLab on 127.0.0.1 from ``notebook``'s folder and opens ``notebook``.
 
     As root (a container), it adds ``--allow-root``, without which JupyterLab refuses to start; the server still
     listens on the local interface only.
+
+    Args:
+        port: the server's port; ``None``: JupyterLab's default (8888, or the next free one).
+        options: further JupyterLab options, passed as they are (``--no-browser``, ``--ServerApp.token=...``).
+
+    Raises:
+        ValueError: ``options`` choose the interface to listen on: the demo listens on 127.0.0.1 only.
     """
+    for option in options:
+        if LISTEN_OPTION.match(option):
+            raise ValueError(
+                f"The demo serves on 127.0.0.1 only; drop {option!r}, or start `jupyter lab` yourself to listen "
+                "elsewhere."
+            )
     root = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
     return [
         sys.executable,
@@ -64,20 +83,24 @@ def lab_command(notebook: Path) -> list[str]:
         "jupyterlab",
         "--ServerApp.ip=127.0.0.1",
         f"--ServerApp.root_dir={notebook.parent}",
+        *([] if port is None else [f"--ServerApp.port={port}"]),
         *root,
+        *options,
         str(notebook),
     ]
 
 
-def open_quickstart(notebook: Path = QUICKSTART) -> int:
+def open_quickstart(notebook: Path = QUICKSTART, port: int | None = None, options: Sequence[str] = ()) -> int:
     """Copy ``notebook`` into a new temporary folder (the checkout stays clean and the notebook's exports land
     there) and run JupyterLab on the copy until it is stopped; return its exit status.
 
-    The kernel imports this package from where it is, installed or not.
+    The kernel imports this package from where it is, installed or not. ``port`` and ``options`` go to
+    :func:`lab_command`.
 
     Raises:
         FileNotFoundError: ``notebook`` does not exist.
         ModuleNotFoundError: JupyterLab is not installed.
+        ValueError: ``options`` choose the interface to listen on.
     """
     if not notebook.is_file():
         raise FileNotFoundError(
@@ -90,13 +113,14 @@ def open_quickstart(notebook: Path = QUICKSTART) -> int:
     copy = Path(shutil.copy(notebook, folder / notebook.name))
     paths = [str(PACKAGE_ROOT.parent), os.environ.get("PYTHONPATH", "")]
     env = os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, paths))}
+    command = lab_command(copy, port, options)
     print(f"Opening {copy} (a copy of {notebook}) in JupyterLab; stop it with Ctrl-C.", flush=True)
-    return subprocess.run(lab_command(copy), env=env, check=False).returncode
+    return subprocess.run(command, env=env, check=False).returncode
 
 
 def parser() -> argparse.ArgumentParser:
-    """The command line: ``vl-saliency-widget demo [--html PATH] [--notebook PATH]`` and ``vl-saliency-widget run``
-    (a dataset run, ``vl_saliency_widget.runs.cli``)."""
+    """The command line: ``vl-saliency-widget demo [--html PATH] [--notebook PATH] [--port N] [-- JUPYTER_OPTION...]``
+    and ``vl-saliency-widget run`` (a dataset run, ``vl_saliency_widget.runs.cli``)."""
     root = argparse.ArgumentParser(
         prog="vl-saliency-widget", description="Saliency maps of vision-language models: the offline toy-model demo."
     )
@@ -116,6 +140,13 @@ def parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help=f"the notebook to open (default: {QUICKSTART})",
     )
+    demo.add_argument("--port", type=int, help="JupyterLab's port (default: 8888, or the next free one)")
+    demo.add_argument(
+        "jupyter_options",
+        nargs="*",
+        metavar="-- JUPYTER_OPTION",
+        help="after --, options for JupyterLab, e.g. -- --no-browser --ServerApp.token=secret (it stays on 127.0.0.1)",
+    )
     from ..runs.cli import add_parser as add_run_parser
 
     add_run_parser(commands)
@@ -134,7 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         path = write_demo_html(args.html)
         print(f"Wrote {path}: open it in a browser (no network needed).")
         return 0
-    return open_quickstart(args.notebook)
+    return open_quickstart(args.notebook, args.port, args.jupyter_options)
 
 
 if __name__ == "__main__":
