@@ -4,12 +4,12 @@ import { decodeFloat32 } from "./codec";
 import type { Grid } from "./heatmap";
 import type { Model } from "./model";
 
-/** The difference the kernel sent, when it belongs to what the view shows now. */
-export function comparisonGrid(model: Model): Grid | null {
+/** The difference the kernel sent, when it belongs to what the view shows now (`token` selected). */
+export function comparisonGrid(model: Model, token: number): Grid | null {
   const state = model.get("comparison");
   if (
     !("values" in state) ||
-    state.token !== model.get("token") ||
+    state.token !== token ||
     state.compare_token !== model.get("compare_token") ||
     state.mode !== model.get("mode") ||
     state.image_index !== model.get("image_index")

@@ -75,22 +75,18 @@ describe("head panel", () => {
 
   it("takes the detail as current only for the token, method and image on screen", () => {
     const detail = detailFromMessage(message, buffers)!;
-    const state: Record<string, unknown> = {
-      token: 2,
-      mode: "attn",
-      image_index: 1,
-    };
+    const state: Record<string, unknown> = { mode: "attn", image_index: 1 };
     const model = { get: (key: string) => state[key] } as unknown as Model;
-    expect(detailIsCurrent(detail, model)).toBe(true);
-    expect(detailIsCurrent(null, model)).toBe(false);
+    expect(detailIsCurrent(detail, 2, model)).toBe(true);
+    expect(detailIsCurrent(null, 2, model)).toBe(false);
+    expect(detailIsCurrent(detail, 3, model)).toBe(false);
     for (const [key, value] of [
-      ["token", 3],
       ["mode", "grad"],
       ["image_index", 0],
     ] as const) {
       const saved = state[key];
       state[key] = value;
-      expect(detailIsCurrent(detail, model)).toBe(false);
+      expect(detailIsCurrent(detail, 2, model)).toBe(false);
       state[key] = saved;
     }
   });

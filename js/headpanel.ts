@@ -51,11 +51,15 @@ export function detailFromMessage(
   };
 }
 
-/** Whether `detail` is the map of what the model shows now: same token, method and image. */
-export function detailIsCurrent(detail: Detail | null, model: Model): boolean {
+/** Whether `detail` is the map of what the view shows now: the selected `token`, the model's method and image. */
+export function detailIsCurrent(
+  detail: Detail | null,
+  token: number,
+  model: Model,
+): boolean {
   return (
     detail !== null &&
-    detail.token === model.get("token") &&
+    detail.token === token &&
     detail.mode === model.get("mode") &&
     detail.image === model.get("image_index")
   );
@@ -93,6 +97,8 @@ export function pickHeads(
 }
 
 export interface HeadPanelState {
+  /** The selected token. */
+  token: number;
   /** The kernel's detail map, when it is the selected token's (`current`). */
   detail: Detail | null;
   current: boolean;
@@ -185,9 +191,8 @@ export function createHeadPanel(model: Model, signal: AbortSignal): HeadPanel {
 
   return {
     element: root,
-    show({ detail, current, missing, text, hover }) {
+    show({ token, detail, current, missing, text, hover }) {
       const heads = model.get("heads");
-      const token = model.get("token");
       const choice = model.get("grid_scale");
       title.textContent = `layers × heads of ${quoteToken(text, token)} (position ${token})`;
       for (const button of choiceButtons)

@@ -124,6 +124,8 @@ describe("view", () => {
     token(3).click();
     expect(heatmap().dataset.token).toBe("3");
     expect(heatmap().dataset.source).toBe("selection");
+    // The token trait is the kernel's to set: set here, it would go back stale with the next saved change.
+    expect(kernel.model.get("token")).toBe(2);
     token(1).click();
     const [, older, newer] = kernel.sent.map((m) => m.id as number);
     expect(newer).toBeGreaterThan(older);

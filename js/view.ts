@@ -108,6 +108,10 @@ export function mountView(
     note: string;
   } | null = null;
   let hover: number | null = null;
+  /** The token clicked last, shown at once, until the kernel has set the `token` trait to it (the trait is the
+   * kernel's to set: a value set here and not saved would be sent back, stale, with the next saved change). */
+  let chosen: number | null = null;
+  const selected = () => chosen ?? model.get("token");
   /** A hovered token that has no map: the caption says why. */
   let unmapped: number | null = null;
   const pictures = new Pictures(model.get("images"));
@@ -120,6 +124,7 @@ export function mountView(
     live,
     {
       mode: (mode) => {
+        if (mode === model.get("mode")) return;
         requests.expectAnswer();
         update(model, { mode });
         render();
@@ -156,7 +161,7 @@ export function mountView(
         render();
       },
       step: (delta) => {
-        const row = (previews.row(model.get("token")) ?? 0) + delta;
+        const row = (previews.row(selected()) ?? 0) + delta;
         if (row >= 0 && row < previews.mappable.length)
           choose(previews.mappable[row]);
       },
@@ -218,8 +223,8 @@ export function mountView(
   function choose(position: number): void {
     if (!previews.has(position)) return;
     hover = null;
-    // Shown at once from the previews; the kernel's answer brings the layers x heads detail.
-    model.set("token", position);
+    // Shown at once from the previews; the kernel's answer brings the token trait and the layers x heads detail.
+    chosen = position === model.get("token") ? null : position;
     requests.select(position);
     render();
   }
@@ -244,10 +249,9 @@ export function mountView(
       render();
       return;
     }
-    if (!requests.accept(message, model.get("token"))) return;
+    if (!requests.accept(message, selected())) return;
     // The kernel refused the selection: show the token it kept.
-    if (message.error && message.token !== model.get("token"))
-      model.set("token", message.token);
+    if (message.error) chosen = null;
     detail = detailFromMessage(message, buffers) ?? detail;
     missing =
       message.note && message.mode !== undefined
@@ -271,11 +275,11 @@ export function mountView(
 
   // -- drawing --------------------------------------------------------------------------------------------
   function render(): void {
-    const token = model.get("token");
+    const token = selected();
     const heads = model.get("heads");
-    const current = detailIsCurrent(detail, model);
+    const current = detailIsCurrent(detail, token, model);
     const shown = chooseShown(token, hover, {
-      compare: () => comparisonGrid(model),
+      compare: () => comparisonGrid(model, token),
       heads: () =>
         heads.length > 0 && current && detail ? headsGrid(detail, heads) : null,
       preview: (position) => previews.grid(position),
@@ -337,6 +341,7 @@ export function mountView(
         ? missing.note
         : "";
     headPanel.show({
+      token,
       detail,
       current,
       missing: why,
@@ -382,8 +387,10 @@ export function mountView(
       syncControls();
       showPicture();
     }),
-    // A new selection, from a click or from Python, ends any hover preview.
+    // A new selection, from a click or from Python, ends any hover preview; the kernel's echo of the click ends
+    // the wait for it.
     onChange(model, ["token"], () => {
+      if (model.get("token") === chosen) chosen = null;
       hover = null;
       render();
     }),
@@ -400,7 +407,7 @@ export function mountView(
     errorBanner.hidden = false;
     errorBanner.textContent = `Could not decode the picture: ${String(error)}`;
   });
-  choose(model.get("token"));
+  choose(selected());
 
   return () => {
     controller.abort();

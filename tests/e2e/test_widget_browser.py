@@ -120,12 +120,12 @@ def read_canvas(page: Any) -> dict[str, Any]:
 
 def assert_shows(canvas: dict[str, Any], values: np.ndarray) -> None:
     """The canvas cells are ``values`` on a grey scale from their min to max, the hottest cells agreeing; or, for a
-    map with negative values, on the diverging scale centred on 0 (matplotlib's RdBu_r, which js/colormap.ts
-    samples)."""
+    map with negative values (beyond float noise, as js/colormap.ts's isSigned says), on the diverging scale centred
+    on 0 (matplotlib's RdBu_r, which js/colormap.ts samples)."""
     levels = np.asarray(canvas["levels"], dtype=float)
     assert levels.shape == values.shape, f"canvas grid {levels.shape}, Python map {values.shape}"
     lo, hi = float(values.min()), float(values.max())
-    if lo < 0:
+    if lo < 0 and -lo > 1e-6 * max(abs(hi), -lo):
         from matplotlib import colormaps
 
         assert canvas["scale"] == "diverging", f"a map with negative values drawn on a {canvas['scale']} scale"
