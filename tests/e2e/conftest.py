@@ -1,7 +1,8 @@
-"""Browser tests: JupyterLab on 127.0.0.1 driven by Playwright in Debian's headless Chromium.
+"""Browser tests: JupyterLab 4, Jupyter Notebook 7 and marimo on 127.0.0.1, driven by Playwright in Debian's headless
+Chromium.
 
-Run them with ``pytest -m e2e tests/e2e`` after ``bash scripts/widget-setup.sh``. Where Chromium, JupyterLab or the
-built bundle is missing they are skipped, except under CI (``CI`` set), where that is a failure.
+Run them with ``pytest -m e2e tests/e2e`` after ``bash scripts/widget-setup.sh``. Where Chromium, a host or the built
+bundle is missing they are skipped, except under CI (``CI`` set), where that is a failure.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -39,13 +41,13 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "e2e: end-to-end test in a real browser (JupyterLab + headless Chromium)")
 
 
-def _missing() -> str | None:
+def _missing(modules: tuple[str, ...] = ("playwright", "jupyterlab")) -> str | None:
     """What the browser tests need and this machine lacks, or None."""
     if not CHROMIUM.exists():
         return f"{CHROMIUM} is missing (apt-get install -y chromium)"
     if not BUNDLE.exists():
         return f"{BUNDLE} is missing (npm ci && npm run build)"
-    for module in ("playwright", "jupyterlab"):
+    for module in modules:
         try:
             __import__(module)
         except ImportError:
@@ -53,14 +55,19 @@ def _missing() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    """Debian's Chromium, headless, launched by Playwright with an empty profile."""
-    missing = _missing()
+def _require(*modules: str) -> None:
+    """Skip the test when ``modules`` (or Chromium, or the bundle) are missing; under CI, fail instead."""
+    missing = _missing(modules)
     if missing:
         if os.environ.get("CI"):
             pytest.fail(f"browser tests cannot run: {missing}; run scripts/widget-setup.sh first")
         pytest.skip(f"browser tests need: {missing}; run scripts/widget-setup.sh")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium, headless, launched by Playwright with an empty profile."""
+    _require("playwright")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -156,21 +163,27 @@ class NotebookPage:
         return json.loads(self.run(f"import json as _json; print(_json.dumps({expression}))"))
 
 
-class Lab:
-    """A JupyterLab server on 127.0.0.1 with a token, serving ``root``."""
+class Jupyter:
+    """A Jupyter server on 127.0.0.1 with a token, serving ``root`` in JupyterLab 4 or Jupyter Notebook 7 (``app``:
+    ``"jupyterlab"`` or ``"notebook"``); both expose their application object as ``window.jupyterapp``."""
 
-    def __init__(self, root: Path, port: int, token: str) -> None:
-        self.root, self.port, self.token = root, port, token
+    def __init__(self, app: str, root: Path, port: int, token: str) -> None:
+        self.app, self.root, self.port, self.token = app, root, port, token
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}/{path}?token={self.token}"
 
+    def notebook_path(self, name: str) -> str:
+        """Where the app opens notebook ``name`` alone."""
+        if self.app == "notebook":
+            return f"notebooks/{name}"
+        # A workspace per notebook: JupyterLab would otherwise reopen the notebooks of earlier pages beside it.
+        return f"lab/workspaces/{Path(name).stem}/tree/{name}"
+
     def open_notebook(self, browser: Any, name: str, cells: list[str]) -> NotebookPage:
         """Write a notebook, open it in a new browser context and run all its cells."""
         (self.root / name).write_text(notebook(cells))
-        context = browser.new_context(viewport={"width": 1300, "height": 1000}, accept_downloads=True)
-        page = context.new_page()
-        page.set_default_timeout(TIMEOUT_MS)
+        page = new_page(browser)
         received: list[int] = []
         page.on(
             "websocket",
@@ -178,8 +191,7 @@ class Lab:
         )
         dialogs: list[str] = []
         page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-        # A workspace per notebook: JupyterLab would otherwise reopen the notebooks of earlier pages beside it.
-        page.goto(self.url(f"lab/workspaces/{Path(name).stem}/tree/{name}"))
+        page.goto(self.url(self.notebook_path(name)))
         page.wait_for_function(
             """() => {
                 const kernel = window.jupyterapp?.shell?.currentWidget?.sessionContext?.session?.kernel;
@@ -190,57 +202,39 @@ class Lab:
         return NotebookPage(page, received, dialogs)
 
 
-@pytest.fixture(scope="session")
-def lab(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    """Start JupyterLab for the session; the kernel imports this checkout's package."""
-    base = tmp_path_factory.mktemp("lab")
-    root = base / "root"
-    root.mkdir()
-    port, token = _free_port(), secrets.token_hex(16)
-    # No "would you like news?" toast over the widget: JupyterLab reads user settings from this folder.
-    notification = base / "settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
-    notification.parent.mkdir(parents=True)
-    notification.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
-    env = os.environ | {
-        "JUPYTERLAB_SETTINGS_DIR": str(base / "settings"),
+def new_page(browser: Any) -> Any:
+    """A page in a new browser context (its own cookies and storage), 1300 x 1000, downloads allowed."""
+    context = browser.new_context(viewport={"width": 1300, "height": 1000}, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    return page
+
+
+def kernel_env(base: Path) -> dict[str, str]:
+    """The environment of a server whose kernels import this checkout's package, with Jupyter's per-user folders
+    (config, runtime, data, JupyterLab's settings and workspaces) under ``base``."""
+    return os.environ | {
         "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+        "JUPYTERLAB_SETTINGS_DIR": str(base / "settings"),
         "JUPYTER_CONFIG_DIR": str(base / "config"),
         "JUPYTER_RUNTIME_DIR": str(base / "runtime"),
+        "JUPYTER_DATA_DIR": str(base / "data"),
         "JUPYTERLAB_WORKSPACES_DIR": str(base / "workspaces"),
     }
-    log = (base / "lab.log").open("w")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "jupyterlab",
-            "--no-browser",
-            "--allow-root",
-            "--ip=127.0.0.1",
-            f"--port={port}",
-            f"--IdentityProvider.token={token}",
-            f"--ServerApp.root_dir={root}",
-            "--LabApp.expose_app_in_browser=True",
-            "--LabApp.news_url=",
-            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    server = Lab(root, port, token)
+
+
+@contextmanager
+def serve(command: list[str], env: dict[str, str], log_path: Path, answers: Callable[[], bool]) -> Iterator[None]:
+    """Run a server until the block ends; return from ``with`` once ``answers()`` holds (up to a minute)."""
+    log = log_path.open("w")
+    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(server.url("api/status"), timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"JupyterLab did not start; its log:\n{(base / 'lab.log').read_text()}")
-                time.sleep(0.2)
-        yield server
+        while not answers():
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"{command[2]} did not start; its log:\n{log_path.read_text()}")
+            time.sleep(0.2)
+        yield
     finally:
         process.terminate()
         try:
@@ -248,3 +242,104 @@ def lab(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+def _answers(url: str) -> Callable[[], bool]:
+    def answers() -> bool:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return bool(response.status == 200)
+        except OSError:
+            return False
+
+    return answers
+
+
+@contextmanager
+def jupyter_server(app: str, base: Path) -> Iterator[Jupyter]:
+    """JupyterLab (``app="jupyterlab"``) or Notebook 7 (``"notebook"``) on 127.0.0.1 with a token, serving
+    ``base/root``, without news or update checks."""
+    root = base / "root"
+    root.mkdir()
+    # No "would you like news?" toast over the widget: JupyterLab and Notebook 7 read user settings from this folder.
+    notification = base / "settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    notification.parent.mkdir(parents=True)
+    notification.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    server = Jupyter(app, root, _free_port(), secrets.token_hex(16))
+    options = {
+        "jupyterlab": [
+            "--LabApp.expose_app_in_browser=True",
+            "--LabApp.news_url=",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        ],
+        "notebook": ["--JupyterNotebookApp.expose_app_in_browser=True"],
+    }
+    command = [
+        sys.executable,
+        "-m",
+        app,
+        "--no-browser",
+        "--allow-root",
+        "--ip=127.0.0.1",
+        f"--port={server.port}",
+        f"--IdentityProvider.token={server.token}",
+        f"--ServerApp.root_dir={root}",
+        *options[app],
+    ]
+    with serve(command, kernel_env(base), base / f"{app}.log", _answers(server.url("api/status"))):
+        yield server
+
+
+@pytest.fixture(scope="session")
+def lab(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Jupyter]:
+    """JupyterLab 4 for the session; the kernel imports this checkout's package."""
+    with jupyter_server("jupyterlab", tmp_path_factory.mktemp("lab")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def notebook7(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Jupyter]:
+    """Jupyter Notebook 7 for the session; the kernel imports this checkout's package."""
+    _require("notebook")
+    with jupyter_server("notebook", tmp_path_factory.mktemp("notebook7")) as server:
+        yield server
+
+
+class Marimo:
+    """``marimo run`` on 127.0.0.1 with a token, serving one notebook as an app."""
+
+    def __init__(self, port: int, token: str) -> None:
+        self.port, self.token = port, token
+
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/?access_token={self.token}"
+
+    def open(self, browser: Any) -> Any:
+        """The app in a new browser context: marimo runs the notebook's cells in a new kernel for the page."""
+        page = new_page(browser)
+        page.goto(self.url())
+        return page
+
+
+@contextmanager
+def marimo_app(notebook: Path, base: Path) -> Iterator[Marimo]:
+    """Serve the marimo notebook ``notebook`` (a ``.py`` file) with ``marimo run``; its kernels import this
+    checkout's package. ``base``: a folder for the server's log and Jupyter's per-user folders."""
+    _require("marimo")
+    server = Marimo(_free_port(), secrets.token_hex(16))
+    command = [
+        sys.executable,
+        "-m",
+        "marimo",
+        "run",
+        str(notebook),
+        "--headless",
+        "--host=127.0.0.1",
+        f"--port={server.port}",
+        "--token",
+        f"--token-password={server.token}",
+        "--no-sandbox",
+    ]
+    env = kernel_env(base) | {"MARIMO_SKIP_UPDATE_CHECK": "1"}  # no PyPI query at start
+    with serve(command, env, base / "marimo.log", _answers(server.url())):
+        yield server
