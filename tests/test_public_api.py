@@ -37,3 +37,17 @@ def test_importing_the_package_does_not_load_the_widget_stack() -> None:
         "assert 'anywidget' in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_command_line_parses_without_loading_torch() -> None:
+    # `vl-saliency-widget demo` only starts JupyterLab: its start must not wait for torch and transformers.
+    code = (
+        "import sys\n"
+        "import vl_saliency_widget.demo.cli as cli\n"
+        "args = cli.parser().parse_args(['demo', '--port', '8890'])\n"
+        "assert args.port == 8890\n"
+        "assert 'torch' not in sys.modules and 'transformers' not in sys.modules, 'imported eagerly'\n"
+        "from vl_saliency_widget import SaliencyExtractor\n"
+        "assert 'torch' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -20,8 +20,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
 
-import torch
-
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 """The ``vl_saliency_widget`` package folder."""
 
@@ -34,19 +32,18 @@ def write_demo_html(path: Path) -> Path:
 
     Returns the path written.
     """
+    import torch
+
     from ..core.extractor import SaliencyExtractor
     from ..widget import SaliencyWidget
     from .data import HELD_OUT_SEED, toy_samples
     from .model import load_toy_vlm
+    from .parts import chat_inputs
 
+    torch.set_num_threads(1)  # the toy model is too small to gain from more threads
     model, processor = load_toy_vlm()
     sample = toy_samples(1, HELD_OUT_SEED)[0]
-    inputs = cast(
-        dict[str, Any],
-        processor.apply_chat_template(
-            sample.messages, tokenize=True, return_dict=True, return_tensors="pt", add_generation_prompt=True
-        ),
-    )
+    inputs = cast(dict[str, Any], chat_inputs(processor, sample.messages))
     with torch.no_grad():
         generated = model.generate(**inputs, max_new_tokens=4, do_sample=False)
     trace = SaliencyExtractor(model, processor).capture(**inputs, generated_ids=generated, images=[sample.image])
@@ -156,7 +153,6 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     args = parser().parse_args(argv)
-    torch.set_num_threads(1)
     if args.command == "run":
         from ..runs.cli import run_command
 

@@ -6,9 +6,16 @@ stopped; ``Run.load("runs/x")`` reads it back. ``vl-saliency-widget run --model 
 runs/x`` does the same from the command line.
 """
 
-from .capture import DEFAULT_METHODS, capture_dataset, sample_seed
-from .records import read_jsonl, toy_records, write_jsonl
-from .run import MethodScore, Run, interval, scoreboard_markdown
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_attributes
+
+if TYPE_CHECKING:
+    from .capture import capture_dataset, sample_seed
+    from .records import DEFAULT_METHODS, read_jsonl, toy_records, write_jsonl
+    from .run import MethodScore, Run, interval, scoreboard_markdown
 
 __all__ = [
     "DEFAULT_METHODS",
@@ -22,3 +29,19 @@ __all__ = [
     "toy_records",
     "write_jsonl",
 ]
+
+__getattr__, __dir__ = lazy_attributes(
+    __name__,
+    {
+        "DEFAULT_METHODS": ".records",
+        "MethodScore": ".run",
+        "Run": ".run",
+        "capture_dataset": ".capture",
+        "interval": ".run",
+        "read_jsonl": ".records",
+        "sample_seed": ".capture",
+        "scoreboard_markdown": ".run",
+        "toy_records": ".records",
+        "write_jsonl": ".records",
+    },
+)

@@ -30,15 +30,11 @@ from ..core.trace import Align, Trace
 from ..lib.scores import energy, pointing, rankings
 from . import store
 from .progress import Progress
-from .records import Prepared, Samples, json_safe, metadata, prepare
+from .records import DEFAULT_METHODS, Prepared, Samples, json_safe, metadata, prepare
 from .run import Run
 
 FORMAT = 1
 """Version of the run folder's layout and row fields."""
-
-DEFAULT_METHODS: tuple[str, ...] = ("attn", "gradcam")
-"""Precomputed by default: attention and Grad-CAM of every answer token (Grad-CAM costs one backward pass per
-token with per-token gradients)."""
 
 
 class SingleProcess:

@@ -13,17 +13,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import torch
+from .records import DEFAULT_METHODS
 
-from .capture import DEFAULT_METHODS, capture_dataset, process_state
-
-DTYPES: dict[str, torch.dtype | None] = {
-    "float16": torch.float16,
-    "bfloat16": torch.bfloat16,
-    "float32": torch.float32,
-    "model": None,
-}
-"""``--dtype`` choices: the trace's storage dtype ("model": the model's own)."""
+DTYPES = ("float16", "bfloat16", "float32", "model")
+"""``--dtype`` choices: the trace's storage dtype ("model": the model's own). The module imports no torch, so the
+command line parses (and answers --help) before torch loads."""
 
 
 def _ints(text: str) -> list[int]:
@@ -87,6 +81,8 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
 
 def load_model(path: str, dtype: str | None = None) -> tuple[Any, Any]:
     """``(model, processor)`` from a local folder, or the toy model for ``"toy"``; the model in eval mode."""
+    import torch
+
     model: Any
     if path == "toy":
         from ..demo.model import load_toy_vlm
@@ -106,6 +102,10 @@ def load_model(path: str, dtype: str | None = None) -> tuple[Any, Any]:
 def run_command(args: argparse.Namespace) -> int:
     """Run ``vl-saliency-widget run``; return the exit status (0 even when samples failed: they are in the
     summary)."""
+    import torch
+
+    from .capture import capture_dataset, process_state
+
     torch.set_num_threads(args.threads)
     state = process_state()
     model, processor = load_model(args.model, args.model_dtype)
@@ -121,7 +121,7 @@ def run_command(args: argparse.Namespace) -> int:
         layers=args.layers,
         heads=args.heads,
         rows=args.rows,
-        dtype=DTYPES[args.dtype],
+        dtype=None if args.dtype == "model" else getattr(torch, args.dtype),
         gradients=args.gradients,
         max_new_tokens=args.max_new_tokens,
         reduce=args.reduce,

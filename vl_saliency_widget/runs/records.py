@@ -38,6 +38,11 @@ FIELDS = frozenset({"id", "image", "images", "question", "messages", "answer", "
 """The fields a record's sample is made of; every other field is metadata."""
 
 
+DEFAULT_METHODS: tuple[str, ...] = ("attn", "gradcam")
+"""Precomputed by default: attention and Grad-CAM of every answer token (Grad-CAM costs one backward pass per
+token with per-token gradients)."""
+
+
 @dataclass
 class Prepared:
     """One record made ready for the model.
