@@ -129,10 +129,13 @@ export function cssColor(name: TableName, index: number): string {
   return `rgb(${table[index * 3]}, ${table[index * 3 + 1]}, ${table[index * 3 + 2]})`;
 }
 
-/** Paint `canvas` (256 x 1 pixels) with every entry of table `name`, lowest on the left: a colour bar. */
+/** Paint `canvas` (256 x 1 pixels) with every entry of table `name`, lowest on the left: a colour bar (once: a
+ * bar already showing `name` is left as it is). */
 export function paintBar(canvas: HTMLCanvasElement, name: TableName): void {
+  if (canvas.dataset.table === name) return;
   const ctx = canvas.getContext("2d");
   if (!ctx) return;
+  canvas.dataset.table = name;
   for (let i = 0; i < 256; i++) {
     ctx.fillStyle = cssColor(name, i);
     ctx.fillRect(i, 0, 1, 1);

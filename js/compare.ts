@@ -49,11 +49,13 @@ export function createCompareControls(
   legend.dataset.testid = "compare-legend";
   legend.hidden = true;
   const label = () => {
-    button.textContent = comparing
+    const text = comparing
       ? "stop comparing"
       : armed
         ? "click a token to compare with…"
         : "compare with…";
+    // Written only when it changes: every hover redraws the view.
+    if (button.textContent !== text) button.textContent = text;
     button.classList.toggle("armed", armed);
   };
   button.addEventListener(
@@ -89,7 +91,9 @@ export function createCompareControls(
       comparing = isComparing;
       label();
       legend.hidden = labels === null;
-      if (!labels) return;
+      const key = labels ? `${labels.a}\u0000${labels.b}` : "";
+      if (!labels || legend.dataset.labels === key) return;
+      legend.dataset.labels = key;
       const red = document.createElement("span");
       red.className = "vlsw-positive";
       red.textContent = `red: ${labels.a} puts more`;

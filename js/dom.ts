@@ -1,4 +1,4 @@
-// The one DOM helper every part of the view uses.
+// The DOM helpers every part of the view uses.
 
 /** A new `tag` element with `className` and, when given, `text` as its text content (never as HTML). */
 export function element<K extends keyof HTMLElementTagNameMap>(
@@ -10,4 +10,10 @@ export function element<K extends keyof HTMLElementTagNameMap>(
   node.className = className;
   if (text !== undefined) node.textContent = text;
   return node;
+}
+
+/** Set `node`'s text to `text` when it differs: a write that changes nothing still makes the browser lay out again,
+ * and the view redraws on every hover. */
+export function setText(node: HTMLElement, text: string): void {
+  if (node.textContent !== text) node.textContent = text;
 }

@@ -106,6 +106,8 @@ export class HeadGrid {
   private heads = 0;
   private readonly paintedRows = new Set<number>();
   private shown: Shown | null = null;
+  /** The last paint found the grid off the page (no layout): paint again at the next draw. */
+  private offPage = false;
 
   constructor(handlers: HeadGridHandlers, signal: AbortSignal) {
     this.element = document.createElement("div");
@@ -152,7 +154,8 @@ export class HeadGrid {
     ) {
       if (same.selected !== chosenKey) this.select(selected, heads);
       same.selected = chosenKey;
-      this.paintInView(); // paints only rows not painted yet (none, unless the grid was off the page)
+      // Rows come into view by scrolling (painted then); only a grid that was off the page has rows to paint here.
+      if (this.offPage) this.paintInView();
       return same.scale;
     }
     const shape = [...detail.shape, labels.layers, labels.heads].join(",");
@@ -181,7 +184,8 @@ export class HeadGrid {
     const last = this.cells[this.cells.length - 1];
     const width = last.offsetLeft + last.offsetWidth;
     const height = last.offsetTop + last.offsetHeight;
-    if (width === 0) return; // not on the page yet: painted once it is drawn again
+    this.offPage = width === 0;
+    if (this.offPage) return; // not on the page yet: painted once it is drawn again
     if (this.canvas.width !== width || this.canvas.height !== height) {
       this.canvas.width = width;
       this.canvas.height = height;

@@ -4,7 +4,7 @@
 import { quoteToken, type HeadAxes } from "./caption";
 import { decodeFloat32, type NDArray } from "./codec";
 import { barCanvas, paintBar, type Scale } from "./colormap";
-import { element } from "./dom";
+import { element, setText } from "./dom";
 import { type AxisLabels, HeadGrid, meanOfHeads } from "./headgrid";
 import { formatValue, type Grid } from "./heatmap";
 import {
@@ -194,12 +194,15 @@ export function createHeadPanel(model: Model, signal: AbortSignal): HeadPanel {
     show({ token, detail, current, missing, text, hover }) {
       const heads = model.get("heads");
       const choice = model.get("grid_scale");
-      title.textContent = `layers × heads of ${quoteToken(text, token)} (position ${token})`;
-      for (const button of choiceButtons)
-        button.setAttribute(
-          "aria-pressed",
-          String(button.dataset.value === choice),
-        );
+      setText(
+        title,
+        `layers × heads of ${quoteToken(text, token)} (position ${token})`,
+      );
+      for (const button of choiceButtons) {
+        const pressed = String(button.dataset.value === choice);
+        if (button.getAttribute("aria-pressed") !== pressed)
+          button.setAttribute("aria-pressed", pressed);
+      }
       const drawn = current && detail !== null;
       grid.element.hidden = !drawn;
       legend.hidden = !drawn;
@@ -216,13 +219,15 @@ export function createHeadPanel(model: Model, signal: AbortSignal): HeadPanel {
         markRanking(grid.element, model.get("head_ranking") ?? {});
         paintBar(bar, scale.kind === "flat" ? "gray" : scale.table);
         bar.hidden = scale.kind === "flat";
-        legendText.textContent = gridLegend(choice, scale);
-        note.textContent =
+        setText(legendText, gridLegend(choice, scale));
+        setText(
+          note,
           hover !== null
             ? `hovering ${quoteToken(text, hover)}: the grid stays on the selected token; click to see its heads`
-            : "click a head to show it alone; shift-click to add heads";
+            : "click a head to show it alone; shift-click to add heads",
+        );
       } else {
-        note.textContent = missing || "loading…";
+        setText(note, missing || "loading…");
       }
       aggregate.disabled = heads.length === 0;
     },

@@ -8,6 +8,7 @@ import {
   valueRange,
   type Scale,
 } from "./colormap";
+import { setText } from "./dom";
 import type { ColormapName } from "./model";
 
 /** A [h, w] map, row-major. */
@@ -130,9 +131,9 @@ export class Heatmap {
     this.legend.dataset.scale = scale?.kind ?? "";
     paintBar(this.bar, scale?.table ?? "gray");
     const range = scale?.range ?? null;
-    this.low.textContent = range ? formatValue(range[0]) : "";
-    this.middle.textContent = scale?.kind === "diverging" ? "0" : "";
-    this.high.textContent = range ? formatValue(range[1]) : "";
+    setText(this.low, range ? formatValue(range[0]) : "");
+    setText(this.middle, scale?.kind === "diverging" ? "0" : "");
+    setText(this.high, range ? formatValue(range[1]) : "");
     this.element.dataset.min = range ? String(range[0]) : "";
     this.element.dataset.max = range ? String(range[1]) : "";
   }

@@ -164,15 +164,19 @@ export function createTokenStrip(
     const value = score ? score(position) : null;
     node.classList.toggle("scored", value !== null);
     const tip = tips.get(node) ?? "";
+    let title = tip;
     if (value === null) {
-      delete node.dataset.region;
-      node.style.removeProperty("--region");
-      node.title = tip;
+      if (node.dataset.region !== undefined) {
+        delete node.dataset.region;
+        node.style.removeProperty("--region");
+      }
     } else {
       node.dataset.region = value.tint.toFixed(3);
       node.style.setProperty("--region", String(value.tint));
-      node.title = `${tip}\nregion score ${formatValue(value.value)} (${Math.round(value.tint * 100)}% of the top score)`;
+      title = `${tip}\nregion score ${formatValue(value.value)} (${Math.round(value.tint * 100)}% of the top score)`;
     }
+    // Written only when it changes: every hover redecorates the tokens in view.
+    if (node.title !== title) node.title = title;
   }
 
   function build(item: StripItem): HTMLElement {
@@ -280,6 +284,7 @@ export function createTokenStrip(
     show(position, image, against) {
       selected = position;
       compared = against;
+      element.classList.toggle("comparing", against !== null);
       shownImage = image;
       // Scroll only when the selection moves, never under a pointer that is hovering the strip.
       const index = itemOf.get(position);

@@ -274,6 +274,7 @@ export function createToolbar(
       showChosen(headReduce.input, headNames && `selected: ${headNames}`);
     },
     showHeads(names) {
+      if (names === headNames) return;
       headNames = names;
       this.sync();
     },

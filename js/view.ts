@@ -13,7 +13,7 @@
 import { decode } from "./codec";
 import { captionText, flatNote, headNames, quoteToken } from "./caption";
 import { comparisonGrid, createCompareControls } from "./compare";
-import { element } from "./dom";
+import { element, setText } from "./dom";
 import {
   createHeadPanel,
   detailFromMessage,
@@ -304,13 +304,16 @@ export function mountView(
     const flat = scale?.kind === "flat";
     note.hidden = !flat;
     if (scale && flat)
-      note.textContent = flatNote({
-        source: shown.source,
-        value: scale.range[0],
-        beforeImage: shown.position < imageStart(),
-      });
+      setText(
+        note,
+        flatNote({
+          source: shown.source,
+          value: scale.range[0],
+          beforeImage: shown.position < imageStart(),
+        }),
+      );
     const axes = headAxes(current ? detail : null);
-    caption.textContent =
+    const words =
       unmapped !== null
         ? `${quoteToken(text, unmapped)} (position ${unmapped}) has no map: ${unmappedReason(unmapped, imageOf)}`
         : captionText({
@@ -327,6 +330,7 @@ export function mountView(
             error: model.get("error"),
             live,
           });
+    setText(caption, words);
     toolbar.showHeads(heads.length > 0 ? headNames(heads, axes) : null);
 
     strip.show(token, model.get("image_index"), against);
@@ -362,7 +366,10 @@ export function mountView(
     strip.setScores(tints ? (position) => tints.score(position) : null);
     regionLegend.hidden = tints === null;
     if (tints && "mode" in scores)
-      regionLegend.textContent = `green: how much each token's ${scores.mode} map puts on the outlined region (the sum over its cells; strongest ${formatValue(tints.top)}). Hover a token for its score.`;
+      setText(
+        regionLegend,
+        `green: how much each token's ${scores.mode} map puts on the outlined region (the sum over its cells; strongest ${formatValue(tints.top)}). Hover a token for its score.`,
+      );
     region.show(tints && "box" in scores ? scores.box : null);
     toolbar.showComputeAll(Array.from(previews.mappable).some(pending));
   }

@@ -324,10 +324,12 @@ class SaliencyWidget(anywidget.AnyWidget):  # type: ignore[misc]
         run (nbconvert's HTML, GitHub); next to a live view the picture hides itself (``snapshot.py``)."""
         from IPython.display import display
 
+        # Drawn before the view is shown: the view's first request then finds the kernel free.
+        still = self.snapshot()
         bundle = self._repr_mimebundle_()
         data, metadata = bundle if isinstance(bundle, tuple) else (bundle, {})
         display(data, metadata=metadata, raw=True)
-        display({"text/html": self.snapshot(), "text/plain": ""}, raw=True)
+        display({"text/html": still, "text/plain": ""}, raw=True)
 
     def snapshot(self) -> str:
         """Self-contained HTML: the map on screen (``w.map``) over its picture, with a colour bar and a caption."""
