@@ -129,11 +129,13 @@ const SCALE_CHOICES: [GridScale, string, string][] = [
 export function gridLegend(choice: GridScale, scale: Scale): string {
   if (scale.kind === "flat")
     return `every head is ${formatValue(scale.range[0])} everywhere: nothing to show`;
-  const signs =
-    scale.kind === "diverging" ? ", centred on 0 (blue < 0 < red)" : "";
+  const signed = scale.kind === "diverging";
+  const span = signed
+    ? "centred on 0 (blue < 0 < red), out to its largest magnitude"
+    : "from its lowest to its highest value";
   return choice === "head"
-    ? `each head on its own scale${signs}, from its lowest to its highest value: compare where heads look, not how strongly; grey: a constant head`
-    : `one scale for every head${signs}: ${formatValue(scale.range[0])} to ${formatValue(scale.range[1])}`;
+    ? `each head on its own scale, ${span}: compare where heads look, not how strongly; grey: a constant head`
+    : `one scale for every head${signed ? ", centred on 0 (blue < 0 < red)" : ""}: ${formatValue(scale.range[0])} to ${formatValue(scale.range[1])}`;
 }
 
 export function createHeadPanel(model: Model, signal: AbortSignal): HeadPanel {

@@ -238,11 +238,17 @@ export function offlineKernel(
     };
     const [a, b] = [shown(token), shown(against)];
     if (!a || !b) {
+      const text = model.get("tokens").text;
+      const missing = (a ? [] : [token]).concat(b ? [] : [against]);
+      const which = missing
+        .map((p) => `${JSON.stringify(text[p])} (position ${p})`)
+        .join(" and ");
+      const what = heads.length
+        ? "layers × heads map"
+        : `${model.get("mode")} map`;
       set({
         comparison: {},
-        error: heads.length
-          ? "Comparing selected heads needs both tokens' layers × heads maps, which this page does not hold."
-          : "This page holds no map of one of the two tokens for this method.",
+        error: `Cannot compare: this page holds no ${what} of ${which} (it holds those computed before it was saved, and the answer's).`,
       });
       return;
     }

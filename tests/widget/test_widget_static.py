@@ -76,7 +76,7 @@ def test_token_scores_are_labelled_by_position_and_print_as_a_table(trace: Trace
     assert top == max(finite, key=lambda p: float(expected[p])) and value == float(expected[top])
     assert text == trace.token_strings[top]
     printed = repr(scores)
-    assert "position" in printed and json.dumps(text) in printed and "nan" not in printed.lower()
+    assert "position" in printed and json.dumps(text, ensure_ascii=False) in printed and "nan" not in printed.lower()
     assert printed.splitlines()[2].split()[0] == str(top), "the table starts with the highest score"
 
 

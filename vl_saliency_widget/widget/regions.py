@@ -116,7 +116,7 @@ class TokenScores(Mapping[int, float]):
 
     def __repr__(self) -> str:
         shown = self.top(TABLE_ROWS)
-        rows = [f"{p:>8}  {json.dumps(text)[:24]:<24}  {score:.4g}" for p, text, score in shown]
+        rows = [f"{p:>8}  {json.dumps(text, ensure_ascii=False)[:24]:<24}  {score:.4g}" for p, text, score in shown]
         more = len(self) - len(shown)
         return "\n".join(
             [
