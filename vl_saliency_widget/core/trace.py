@@ -67,29 +67,17 @@ class Trace:
         self._col_of = torch.full((int(self._cols.max()) + 1,), -1, dtype=torch.long)
         self._col_of[self._cols] = torch.arange(self._cols.numel())
         self._canvases: dict[int, Canvas] = {}
-        self._grads = GradientStore(
-            sequence=data.grad,
-            live=data.token_gradients,
-            computed=data.token_grads,
-            row_of=self._row_of,
-            what="gradients: capture with store_grads=True",
-        )
-        self._text_grads = GradientStore(
-            sequence=data.text_grad,
-            live=data.text_token_gradients,
-            computed={},
-            row_of=self._row_of,
-            what="gradients of its text columns",
+        # Gradients of what the capture kept, per query row: the attention, its text columns, the score rows' sums.
+        self._grads, self._text_grads, self._score_row_grads = (
+            GradientStore(sequence=sequence, live=live, computed=computed, row_of=self._row_of, what=what)
+            for sequence, live, computed, what in (
+                (data.grad, data.token_gradients, data.token_grads, "gradients: capture with store_grads=True"),
+                (data.text_grad, data.text_token_gradients, {}, "gradients of its text columns"),
+                (data.score_row_grad, data.score_row_gradients, {}, "gradients of its pre-softmax scores"),
+            )
         )
         self._model: tuple[Any, Any] | None = None
         self._perturber: Perturber | None = None
-        self._score_row_grads = GradientStore(
-            sequence=data.score_row_grad,
-            live=data.score_row_gradients,
-            computed={},
-            row_of=self._row_of,
-            what="gradients of its pre-softmax scores",
-        )
 
     # -- what was recorded -------------------------------------------------------------------------------
 
