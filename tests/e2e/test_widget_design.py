@@ -289,3 +289,11 @@ def test_screenshots_light_and_dark(nb: Any) -> None:
         root(nb, 0).screenshot(path=str(target))
         assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     set_theme(nb, "JupyterLab Light", light=True)
+
+
+def test_the_still_picture_hides_next_to_the_live_view(nb: Any) -> None:
+    """Each display holds the still picture (for pages without a kernel), which JupyterLab does not show."""
+    pictures = nb.page.locator(".vlsw-snapshot")
+    assert pictures.count() == 2
+    assert all(not pictures.nth(i).is_visible() for i in range(2))
+    assert all(root(nb, i).is_visible() for i in range(2))
