@@ -2,7 +2,8 @@
 
 Writes ``results.json`` (every number, the machine and the command), ``results.md`` (the tables) and PNG plots
 into ``--out``. See ``bench/__init__.py`` for what is measured. ``python -m bench runs [--quick]``: the dataset-run
-benchmark instead (``bench/runs.py``).
+benchmark instead (``bench/runs.py``); ``python -m bench perturbation [--quick]``: occlusion and reliance alone
+(``bench/perturbation.py``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ import torch
 from .isolate import isolated
 from .micro import micro
 from .models import Shape
+from .perturbation import FULL as PERTURBATION_FULL
+from .perturbation import QUICK as PERTURBATION_QUICK
+from .perturbation import Case, perturbation
 from .report import write_markdown, write_plots
 from .workloads import METHODS, compare, gradients, memory
 
@@ -39,6 +43,7 @@ class Plan:
     repeats: int
     timeout: float
     micro_budget: float
+    perturbation: tuple[Case, ...] = ()
 
 
 FULL = Plan(
@@ -66,6 +71,7 @@ FULL = Plan(
     repeats=3,
     timeout=240.0,
     micro_budget=2.0,
+    perturbation=PERTURBATION_FULL,
 )
 
 QUICK = Plan(
@@ -77,6 +83,7 @@ QUICK = Plan(
     repeats=2,
     timeout=60.0,
     micro_budget=0.05,
+    perturbation=PERTURBATION_QUICK,
 )
 
 
@@ -146,6 +153,10 @@ def run(plan: Plan, device: str, threads: int, memory_limit: int, log: Any = pri
         threads=threads,
     )
     results["micro"]["maps_tokens"] = plan.maps_tokens
+    results["perturbation"] = {}
+    for case in plan.perturbation:
+        log(f"occlusion and reliance, {case.name}")
+        results["perturbation"][case.name] = isolated(perturbation, case=case, repeats=plan.repeats, **common)
     return results
 
 
@@ -155,6 +166,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         from .runs import main as runs_main
 
         return runs_main(arguments[1:])
+    if arguments[:1] == ["perturbation"]:  # python -m bench perturbation [...]: occlusion and reliance alone
+        from .perturbation import main as perturbation_main
+
+        return perturbation_main(arguments[1:])
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny shapes and short curves (the CI smoke run)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (cuda:N); models and inputs go there")

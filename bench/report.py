@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from .micro import MAP, PRECOMPUTE
+from .perturbation import markdown as perturbation_markdown
 
 MIB = 2**20
 LABELS = {
@@ -293,6 +294,7 @@ def write_markdown(results: dict[str, Any], path: Path, plots: list[Path]) -> No
         "",
         *micro_table(results),
         "",
+        *([*perturbation_markdown(results["perturbation"]), ""] if results.get("perturbation") else []),
         "## Scaling with the sequence length",
         "",
         f"Model: {base['layers']} layers x {base['heads']} heads ({base['kv_heads']} kv), hidden {base['hidden']}, "
