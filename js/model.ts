@@ -95,6 +95,8 @@ export interface Traits {
   compare_token: number | null;
   comparison: Comparison | Record<string, never>;
   head_ranking: HeadRankingInfo | Record<string, never>;
+  reliance: RelianceInfo | Record<string, never>;
+  focus: Focus | Record<string, never>;
 }
 
 export type Model = AnyModel<Traits>;
@@ -141,4 +143,26 @@ export function onChange(
   return () => {
     for (const name of names) model.off(`change:${name}`, callback);
   };
+}
+
+/** `trace.reliance()`: per position (NaN where the token is not scored: the answer's only). */
+export interface RelianceInfo {
+  baseline: string;
+  threshold: number;
+  /** float32 [T]: log p(token | image) - log p(token | image hidden), in nats. */
+  delta: ArraySpec;
+  with_image: ArraySpec;
+  without_image: ArraySpec;
+  /** uint8 [T]: 1 where delta > threshold. */
+  from_image: ArraySpec;
+}
+
+/** The selected token's image share per layer and attribution to the text (each absent where the trace has none). */
+export interface Focus {
+  token: number;
+  /** float32 [layers]: share of its attention on the image, mean over heads. */
+  image_share?: ArraySpec;
+  layer_labels?: number[];
+  /** float32 [T]: its attention on each text token (NaN at image tokens and after it). */
+  attribution?: ArraySpec;
 }

@@ -66,6 +66,8 @@ function page() {
     compare_token: null,
     comparison: {},
     head_ranking: {},
+    reliance: {},
+    focus: {},
     static: {
       heading: { prompt: "What is it?", answer: "b c" },
       methods: { attn: method(1, [1, 1, 1]), grad: method(-1, [0, 1, 1]) },

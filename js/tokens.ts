@@ -4,6 +4,11 @@
 // textContent.
 
 import { formatValue } from "./heatmap";
+import {
+  relianceText,
+  type AttributionMark,
+  type RelianceMark,
+} from "./reliance";
 import { itemLabel, type StripItem } from "./tokentext";
 
 export interface StripHandlers {
@@ -30,6 +35,13 @@ export interface TokenStrip {
   /** Tint each token by its score for the picked region and put the number in its tooltip (null: the token has
    * no score), or none without a region. */
   setScores(score: ((position: number) => RegionScore | null) | null): void;
+  /** Draw a bar under each answer token for how much it relies on the image, its numbers in the tooltip. */
+  setReliance(mark: ((position: number) => RelianceMark | null) | null): void;
+  /** Tint each token by the selected token's attribution to it (null: no tint), as bertviz does for text. */
+  setAttribution(
+    mark: ((position: number) => AttributionMark | null) | null,
+    label: string,
+  ): void;
 }
 
 /** Height of one line of the strip in CSS pixels (styles.css sets the same on `.vlsw-line`). */
@@ -113,6 +125,9 @@ export function createTokenStrip(
   let shownImage = -1;
   let pending: (position: number) => boolean = () => false;
   let score: ((position: number) => RegionScore | null) | null = null;
+  let reliance: ((position: number) => RelianceMark | null) | null = null;
+  let attribution: ((position: number) => AttributionMark | null) | null = null;
+  let attributionLabel = "";
   /** Each rendered token's tooltip before its region score is added. */
   const tips = new WeakMap<HTMLElement, string>();
 
@@ -174,6 +189,35 @@ export function createTokenStrip(
       node.dataset.region = value.tint.toFixed(3);
       node.style.setProperty("--region", String(value.tint));
       title = `${tip}\nregion score ${formatValue(value.value)} (${Math.round(value.tint * 100)}% of the top score)`;
+    }
+    const relies = reliance ? reliance(position) : null;
+    if (relies === null) {
+      if (node.dataset.reliance !== undefined) {
+        delete node.dataset.reliance;
+        delete node.dataset.fromImage;
+        node.classList.remove("relies", "from-image", "gains");
+        node.style.removeProperty("--reliance");
+      }
+    } else {
+      node.dataset.reliance = relies.delta.toFixed(4);
+      node.dataset.fromImage = relies.fromImage ? "yes" : "no";
+      node.classList.add("relies");
+      node.classList.toggle("from-image", relies.fromImage);
+      node.classList.toggle("gains", relies.delta < 0);
+      node.style.setProperty("--reliance", relies.length.toFixed(3));
+      title = `${title}\n${relianceText(relies)}`;
+    }
+    const drawn = attribution ? attribution(position) : null;
+    node.classList.toggle("attributed", drawn !== null);
+    if (drawn === null) {
+      if (node.dataset.attribution !== undefined) {
+        delete node.dataset.attribution;
+        node.style.removeProperty("--attribution");
+      }
+    } else {
+      node.dataset.attribution = drawn.value.toFixed(4);
+      node.style.setProperty("--attribution", drawn.tint.toFixed(3));
+      title = `${title}\n${attributionLabel} attends to it: ${formatValue(drawn.value)} (${Math.round(drawn.tint * 100)}% of the largest)`;
     }
     // Written only when it changes: every hover redecorates the tokens in view.
     if (node.title !== title) node.title = title;
@@ -306,6 +350,15 @@ export function createTokenStrip(
     },
     setScores(fn) {
       score = fn;
+      redecorate();
+    },
+    setReliance(fn) {
+      reliance = fn;
+      redecorate();
+    },
+    setAttribution(fn, label) {
+      attribution = fn;
+      attributionLabel = label;
       redecorate();
     },
   };

@@ -52,6 +52,8 @@ function fakeKernelModel(overrides: Partial<Traits> = {}) {
     compare_token: null,
     comparison: {},
     head_ranking: {},
+    reliance: {},
+    focus: {},
     ...overrides,
   };
   const listeners = new Map<string, Set<Listener>>();
@@ -105,6 +107,50 @@ describe("view", () => {
   beforeEach(() => {
     el = document.createElement("div");
     document.body.replaceChildren(el);
+  });
+
+  it("draws reliance bars, the image share chart and the attribution toggle from the traits", () => {
+    const kernel = fakeKernelModel({
+      reliance: {
+        baseline: "blur",
+        threshold: Math.LN2,
+        delta: spec(new Float32Array([NaN, NaN, 1.5, -0.3]), [4]),
+        with_image: spec(new Float32Array([NaN, NaN, -0.1, -1]), [4]),
+        without_image: spec(new Float32Array([NaN, NaN, -1.6, -0.7]), [4]),
+        from_image: spec(new Uint8Array([0, 0, 1, 0]), [4]),
+      },
+      focus: {
+        token: 2,
+        image_share: spec(new Float32Array([0.2, 0.8]), [2]),
+        layer_labels: [0, 1],
+        attribution: spec(new Float32Array([0.3, 0.6, 0.1, NaN]), [4]),
+      },
+    });
+    mountView(kernel.model, el, { live: true });
+    expect(token(2).dataset.reliance).toBe("1.5000");
+    expect(token(2).dataset.fromImage).toBe("yes");
+    expect(token(2).title).toContain("1.50 nats lost without it");
+    expect(token(3).style.getPropertyValue("--reliance")).toBe("0.200");
+    expect(token(1).dataset.reliance).toBeUndefined();
+    const bars = el.querySelectorAll<HTMLElement>('[data-testid="share-bar"]');
+    expect(Array.from(bars, (bar) => bar.dataset.value)).toEqual([
+      "0.2000",
+      "0.8000",
+    ]);
+    const toggle = el.querySelector<HTMLButtonElement>(
+      '[data-testid="attribution-toggle"]',
+    )!;
+    expect(toggle.hidden).toBe(false);
+    expect(token(1).dataset.attribution).toBeUndefined();
+    toggle.click();
+    expect(token(1).style.getPropertyValue("--attribution")).toBe("1.000");
+    expect(token(0).style.getPropertyValue("--attribution")).toBe("0.500");
+    expect(
+      el.querySelector<HTMLElement>('[data-testid="attribution-legend"]')!
+        .hidden,
+    ).toBe(false);
+    toggle.click();
+    expect(token(1).dataset.attribution).toBeUndefined();
   });
 
   it("asks the kernel for the selected token's layers x heads when it mounts", () => {

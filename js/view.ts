@@ -9,6 +9,7 @@
 //   headpanel.ts  the layers x heads grid of the kernel's detail map
 //   caption.ts    the caption, a pure function of the state
 //   png.ts        Save PNG; pictures.ts the decoded pictures
+//   reliance.ts   the reliance bars, the image share per layer and the attribution to the text
 //   compare.ts, region.ts, ranking.ts, heatmap.ts, headgrid.ts: compare mode, region tool, ranked heads, drawing
 import { decode } from "./codec";
 import { captionText, flatNote, headNames, quoteToken } from "./caption";
@@ -34,6 +35,12 @@ import { Pictures } from "./pictures";
 import { pngName, savePng } from "./png";
 import { chooseShown, PreviewBuffer } from "./previews";
 import { createRegionTool, scoreTints } from "./region";
+import {
+  attributionMarks,
+  createShareChart,
+  imageShare,
+  relianceMarks,
+} from "./reliance";
 import { Requests } from "./requests";
 import { createTokenStrip } from "./tokens";
 import { stripInput, stripItems, unmappedReason } from "./tokentext";
@@ -188,7 +195,34 @@ export function mountView(
     },
     signal,
   );
-  toolbar.addTools(compare.button, region.clear);
+  // What the answer relies on: reliance bars in the strip, the toggle of the attribution to the text, the chart.
+  const attributionToggle = element(
+    "button",
+    "vlsw-attribution-toggle",
+    "Text attribution",
+  );
+  attributionToggle.type = "button";
+  attributionToggle.dataset.testid = "attribution-toggle";
+  attributionToggle.title =
+    "Tint the earlier tokens by how much the selected token attends to each (mean over layers and heads)";
+  attributionToggle.setAttribute("aria-pressed", "false");
+  let attributing = false;
+  attributionToggle.addEventListener(
+    "click",
+    () => {
+      attributing = !attributing;
+      attributionToggle.setAttribute("aria-pressed", String(attributing));
+      attributionToggle.classList.toggle("active", attributing);
+      render();
+    },
+    { signal },
+  );
+  toolbar.addTools(compare.button, region.clear, attributionToggle);
+  const relianceLegend = element("div", "vlsw-reliance-legend");
+  relianceLegend.dataset.testid = "reliance-legend";
+  const attributionLegend = element("div", "vlsw-attribution-legend");
+  attributionLegend.dataset.testid = "attribution-legend";
+  const shareChart = createShareChart();
   const signLegend = element("div", "vlsw-sign-legend");
   signLegend.dataset.testid = "sign-legend";
   signLegend.append(
@@ -209,12 +243,18 @@ export function mountView(
     signLegend,
     note,
     caption,
+    shareChart.element,
   );
   const headPanel = createHeadPanel(model, signal);
   const main = element("div", "vlsw-main");
   main.append(left, headPanel.element);
   const stripBox = element("div", "vlsw-strip-box");
-  stripBox.append(strip.element, regionLegend);
+  stripBox.append(
+    strip.element,
+    regionLegend,
+    relianceLegend,
+    attributionLegend,
+  );
   if (options.heading) root.append(createHeading(options.heading));
   root.append(toolbar.element, errorBanner, stripBox, main);
   el.replaceChildren(root);
@@ -334,6 +374,7 @@ export function mountView(
     toolbar.showHeads(heads.length > 0 ? headNames(heads, axes) : null);
 
     strip.show(token, model.get("image_index"), against);
+    showFocus(token);
     const isBusy = requests.waiting || toolbar.computing;
     root.dataset.busy = String(isBusy);
     toolbar.setBusy(isBusy);
@@ -352,6 +393,36 @@ export function mountView(
       text,
       hover: hover !== null && hover !== token ? hover : null,
     });
+  }
+
+  /** The selected token's image share per layer and, with the toggle on, its attribution to the text. */
+  function showFocus(token: number): void {
+    const focus = model.get("focus") ?? {};
+    const label = quoteToken(text, token);
+    shareChart.show(imageShare(focus, token), label);
+    attributionToggle.hidden = !("attribution" in focus);
+    const marks = attributing ? attributionMarks(focus, token) : null;
+    strip.setAttribution(marks ? marks.mark : null, label);
+    attributionLegend.hidden = marks === null;
+    if (marks)
+      setText(
+        attributionLegend,
+        `blue: how much ${label} attends to each earlier token (mean over layers and heads), scaled to the largest, ${formatValue(marks.top)}. Hover a token for its value.`,
+      );
+  }
+
+  function showReliance(): void {
+    const marks = relianceMarks(model.get("reliance") ?? {});
+    strip.setReliance(marks ? marks.mark : null);
+    relianceLegend.hidden = marks === null;
+    if (marks) {
+      const info = model.get("reliance");
+      const threshold = "threshold" in info ? info.threshold : Math.LN2;
+      setText(
+        relianceLegend,
+        `bar under each answer token: how much it relies on the image, the nats its log-probability loses when the picture is ${"baseline" in info && info.baseline === "blur" ? "blurred" : "hidden"} (longest ${formatValue(marks.top)}); red: from the image (loses more than ${formatValue(threshold)}), grey: less, hatched: gains. Hover a token for its numbers.`,
+      );
+    }
   }
 
   function syncControls(): void {
@@ -390,6 +461,8 @@ export function mountView(
       syncControls();
       render();
     }),
+    onChange(model, ["focus"], () => render()),
+    onChange(model, ["reliance"], () => showReliance()),
     onChange(model, ["image_index"], () => {
       syncControls();
       showPicture();
@@ -408,6 +481,7 @@ export function mountView(
   unsubscribe.push(() => model.off("msg:custom", messageHandler));
 
   previews.read(model.get("previews"));
+  showReliance();
   syncControls();
   showPicture();
   pictures.load(signal, showPicture, (error: unknown) => {

@@ -26,6 +26,8 @@ def synthetic_trace(
     gen_start: int | None = None,
     seed: int = 0,
     attn: bool = True,
+    text_columns: bool = False,
+    reliance: bool = False,
 ) -> Trace:
     """A trace of one picture followed by ``strings`` as text tokens, with random attention [layers, heads, R, I].
 
@@ -36,6 +38,9 @@ def synthetic_trace(
         gen_start: index into ``strings`` of the first generated token; default: the last quarter is generated.
         seed: seeds the attention values and the picture.
         attn: False gives a trace with gradients only (sequence gradients, so every token is ready).
+        text_columns: also give every text row's attention on the text positions (``text_attribution`` works);
+            each row's image share is then drawn in [0.2, 0.8], its text share the rest.
+        reliance: store a blur ``reliance`` table (random log-probabilities of the answer tokens), as if run.
     """
     rows, cols = grid
     cells = rows * cols
@@ -53,7 +58,22 @@ def synthetic_trace(
     values = values / values.sum(-1, keepdim=True)
     start = len(strings) - max(1, len(strings) // 4) if gen_start is None else gen_start
     token_strings = ["<bos>"] + ["<image>"] * cells + list(strings)
-    return Trace(
+    total = 1 + cells + len(strings)
+    columns = torch.tensor([0, *range(first_text, total)], dtype=torch.long) if text_columns else None
+    text_attn = None
+    if text_columns:
+        on_text = torch.rand(layers, heads, text_rows, text_rows, generator=generator)
+        on_text = on_text / on_text.sum(-1, keepdim=True)
+        share = 0.2 + 0.6 * torch.rand(layers, heads, text_rows, 1, generator=generator)
+        values = values * share
+        text_attn = on_text * (1 - share)
+    perturbations: dict[str, torch.Tensor] = {}
+    if reliance:
+        table = torch.full((2, total), float("nan"))
+        answer = torch.arange(first_text + start, total)
+        table[:, answer] = -torch.rand(2, len(answer), generator=generator) * 3
+        perturbations["reliance baseline=blur"] = table
+    trace = Trace(
         TraceData(
             token_ids=token_ids,
             gen_start=first_text + start,
@@ -65,5 +85,9 @@ def synthetic_trace(
             gradients="sequence",
             token_strings=token_strings,
             special_mask=[True] + [True] * cells + [False] * len(strings),
+            text_columns=columns,
+            text_attn=text_attn,
         )
     )
+    trace.data.perturbations.update(perturbations)
+    return trace

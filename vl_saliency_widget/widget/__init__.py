@@ -8,6 +8,8 @@
 - ``previews``: every token's aggregated map in one buffer with ready flags, and the cache of full maps;
 - ``protocol``: the messages from the view, parsed into typed requests, and those sent to it;
 - ``regions``: image to text, compare and head rankings, as the traits hold them;
+- ``reliance``: what the answer relies on: each answer token's reliance on the image, and the selected token's
+  image share per layer and attribution to the text;
 - ``export``: the self-contained HTML page; ``static``: what it holds to work without a kernel (every method's maps,
   the answer's layers x heads maps, the prompt and the answer);
 - ``snapshot``: a still picture of the map on screen for pages where the view cannot run (nbconvert, GitHub);

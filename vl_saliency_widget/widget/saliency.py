@@ -19,6 +19,7 @@ from ..core.method import Method
 from ..core.trace import Trace
 from ..lib import HeadRanking, difference
 from . import maps, protocol, regions, snapshot
+from . import reliance as answer_reliance
 from .assets import bundle
 from .content import check_image_index, check_trace, first_token, pictures, token_strip
 from .export import write_html
@@ -47,7 +48,7 @@ class SaliencyWidget(anywidget.AnyWidget):  # type: ignore[misc]
     Synced with the view: ``tokens``, ``images``, ``methods``, ``reductions``, ``colormaps``, ``previews``,
     ``token``, ``mode``, ``image_index``, ``layer_reduce``, ``head_reduce``, ``heads``, ``colormap``, ``grid_scale``,
     ``opacity``, ``smooth``, ``error``, ``region_scores``, ``compare_token``, ``comparison``,
-    ``head_ranking``. In Python only: ``pipeline``, ``region``.
+    ``head_ranking``, ``reliance``, ``focus``. In Python only: ``pipeline``, ``region``.
     """
 
     _esm = bundle("widget.js")
@@ -80,6 +81,12 @@ class SaliencyWidget(anywidget.AnyWidget):  # type: ignore[misc]
     compare_token = t.Int(None, allow_none=True, help="Token whose map is subtracted; None: none.").tag(sync=True)
     comparison = t.Dict(help="lib.difference of the two tokens' maps (float32 [h, w]) and its tokens.").tag(sync=True)
     head_ranking = t.Dict(help="A head ranking's top heads and frequencies, for the grid.").tag(sync=True)
+    reliance = t.Dict(
+        help="trace.reliance(): per position delta, with/without image (float32 [T]), from_image (uint8); {}: none."
+    ).tag(sync=True)
+    focus = t.Dict(
+        help="The selected token's image share per layer (float32 [layers]) and text attribution (float32 [T])."
+    ).tag(sync=True)
 
     def __init__(
         self,
@@ -120,6 +127,8 @@ class SaliencyWidget(anywidget.AnyWidget):  # type: ignore[misc]
             pipeline=pipeline,
             token=first,
             head_ranking=regions.ranking_state(head_ranking, trace.axis_labels),
+            reliance=answer_reliance.reliance_state(trace),
+            focus=answer_reliance.focus_state(trace, first),
             **traits,
         )
         self._live = True
@@ -240,6 +249,7 @@ class SaliencyWidget(anywidget.AnyWidget):  # type: ignore[misc]
     def _on_token(self, _change: dict[str, Any]) -> None:
         if self._live:
             self.error = ""
+            self.focus = answer_reliance.focus_state(self.trace, self.token)
             self._send_detail()
 
     @t.observe("mode", "image_index", "pipeline")
