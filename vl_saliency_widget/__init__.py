@@ -14,10 +14,11 @@ if TYPE_CHECKING:
     from .core.extractor import SaliencyExtractor
     from .core.map import SaliencyMap
     from .core.trace import Trace
+    from .gallery import SaliencyGallery
     from .transforms.pipe import Pipeline
     from .widget import SaliencyWidget
 
-__all__ = ["Pipeline", "SaliencyExtractor", "SaliencyMap", "SaliencyWidget", "Trace"]
+__all__ = ["Pipeline", "SaliencyExtractor", "SaliencyGallery", "SaliencyMap", "SaliencyWidget", "Trace"]
 __version__ = "0.1.0"
 
 __getattr__, __dir__ = lazy_attributes(
@@ -28,5 +29,6 @@ __getattr__, __dir__ = lazy_attributes(
         "Trace": ".core.trace",
         "Pipeline": ".transforms.pipe",
         "SaliencyWidget": ".widget",
+        "SaliencyGallery": ".gallery",
     },
 )
