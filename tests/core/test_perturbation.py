@@ -77,6 +77,7 @@ def test_rise_masks_are_smooth_reproducible_and_keep_about_the_asked_share() -> 
 
 @pytest.mark.parametrize("name", ARCHITECTURES)
 def test_an_occlusion_cell_is_the_log_probability_drop_of_a_pass_with_that_cell_hidden(name: str) -> None:
+    """On every architecture; RISE runs on each too, on the same grid."""
     case = make_case(name, new_tokens=2)
     trace = _capture(case)
     try:
@@ -85,6 +86,8 @@ def test_an_occlusion_cell_is_the_log_probability_drop_of_a_pass_with_that_cell_
         pytest.fail(f"{name}: {error}")
     rows, cols = occlusion.shape
     assert (rows, cols) == trace.map(0, "attn").shape[2:], "the whole-picture grid of the attention maps"
+    rise = trace.map(0, SMALL_RISE).tensor()[0, 0]  # its values against an oracle: test_rise_is_the_mask_weighted...
+    assert rise.shape == (rows, cols) and bool(torch.isfinite(rise).all()) and float(rise.min()) >= 0
     base = _oracle_log_probs(case, case.image)
     width, height = case.image.size
     masks = cell_masks(rows, cols, (width, height))
