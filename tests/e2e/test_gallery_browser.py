@@ -288,7 +288,14 @@ def test_measurements(browser: Any, lab: Any, run_folder: Path, record_property:
 
         # One more screen of cards: scroll by the grid's height and wait until they are drawn.
         received = len(nb.received)
-        nb.page.eval_on_selector("[data-testid=gallery-grid]", "(v) => { v.scrollTop += v.clientHeight; }")
+        nb.page.eval_on_selector(
+            "[data-testid=gallery-grid]",
+            """async (v) => {
+                v.scrollTop += v.clientHeight;
+                await new Promise(requestAnimationFrame); // the scroll event has run: the request is out
+                await new Promise(requestAnimationFrame);
+            }""",
+        )
         nb.wait(READY)
         page_bytes = sum(nb.received[received:])
         page_frames = len(nb.received) - received
