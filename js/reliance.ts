@@ -119,7 +119,7 @@ export function createShareChart(): ShareChart {
       if (share === null) return;
       setText(
         title,
-        `image share of ${label}'s attention per layer (mean over heads, 0..1)`,
+        `share of the attention of ${label} on the image, per layer (mean over heads, 0..1)`,
       );
       const key = `${label}|${share.values.join(",")}`;
       if (key === drawn) return;
