@@ -8,16 +8,14 @@ each token reduction, and every sortable column's values on those rows (per-toke
 
 from __future__ import annotations
 
-import html
-import json
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..widget.assets import STATIC
-from ..widget.serialize import encode_array, to_json_state
+from ..widget.export import standalone_page
+from ..widget.serialize import encode_array
 from .cards import card_text
 from .index import TOKEN_REDUCTIONS
 
@@ -87,21 +85,15 @@ def page_html(state: dict[str, Any], title: str) -> str:
     Raises:
         FileNotFoundError: the gallery's standalone bundle is not built.
     """
-    script, styles = STATIC / "gallery-standalone.js", STATIC / "gallery.css"
-    if not script.is_file() or not styles.is_file():
-        raise FileNotFoundError(f"{script} is missing: build the front end with `npm ci && npm run build`.")
-    # Neither the state nor the bundle may hold "</script", which would end their <script> element early.
-    inline_state = json.dumps(to_json_state(state), allow_nan=False).replace("<", "\\u003c")
-    inline_script = script.read_text().replace("</script", "<\\/script")
-    return (
-        "<!doctype html>\n<html><head><meta charset='utf-8'>"
-        f"<title>{html.escape(title)}</title><style>{styles.read_text()}</style></head>\n"
-        "<body><div id='saliency-gallery'></div>\n"
-        f"<script type='application/json' id='saliency-gallery-state'>{inline_state}</script>\n"
-        f"<script>{inline_script}</script>\n"
-        "<script>VLSaliencyGallery.mount(document.getElementById('saliency-gallery'), "
-        "JSON.parse(document.getElementById('saliency-gallery-state').textContent));</script>\n"
-        "</body></html>\n"
+    return standalone_page(
+        state,
+        title,
+        script="gallery-standalone.js",
+        styles="gallery.css",
+        mount="VLSaliencyGallery",
+        element="saliency-gallery",
+        state_id="saliency-gallery-state",
+        allow_nan=False,
     )
 
 

@@ -11,26 +11,38 @@ from .assets import STATIC
 from .serialize import to_json_state
 
 
-def standalone_page(state: dict[str, Any], title: str) -> str:
-    """The page that mounts ``js/standalone.ts`` on ``state`` (the widget's synced traits, buffers included).
+def standalone_page(
+    state: dict[str, Any],
+    title: str,
+    *,
+    script: str = "standalone.js",
+    styles: str = "widget.css",
+    mount: str = "VLSaliencyWidget",
+    element: str = "saliency-widget",
+    state_id: str = "saliency-state",
+    allow_nan: bool = True,
+) -> str:
+    """The page that mounts a standalone bundle (``js/standalone.ts``, or the gallery's) on ``state`` (the synced
+    traits, buffers included, in the JSON element ``state_id``; ``allow_nan=False`` refuses NaN, which JSON.parse
+    cannot read): ``{mount}.mount(element, state)`` once the page has loaded.
 
     Raises:
-        FileNotFoundError: the standalone bundle is not built.
+        FileNotFoundError: the bundle is not built.
     """
-    script, styles = STATIC / "standalone.js", STATIC / "widget.css"
-    if not script.is_file():
-        raise FileNotFoundError(f"{script} is missing: build the front end with `npm ci && npm run build`.")
+    bundle, css = STATIC / script, STATIC / styles
+    if not bundle.is_file() or not css.is_file():
+        raise FileNotFoundError(f"{bundle} is missing: build the front end with `npm ci && npm run build`.")
     # Neither the state nor the bundle may hold "</script", which would end their <script> element early.
-    inline_state = json.dumps(to_json_state(state)).replace("<", "\\u003c")
-    inline_script = script.read_text().replace("</script", "<\\/script")
+    inline_state = json.dumps(to_json_state(state), allow_nan=allow_nan).replace("<", "\\u003c")
+    inline_script = bundle.read_text().replace("</script", "<\\/script")
     return (
         "<!doctype html>\n<html><head><meta charset='utf-8'>"
-        f"<title>{html.escape(title)}</title><style>{styles.read_text()}</style></head>\n"
-        "<body><div id='saliency-widget'></div>\n"
-        f"<script type='application/json' id='saliency-state'>{inline_state}</script>\n"
+        f"<title>{html.escape(title)}</title><style>{css.read_text()}</style></head>\n"
+        f"<body><div id='{element}'></div>\n"
+        f"<script type='application/json' id='{state_id}'>{inline_state}</script>\n"
         f"<script>{inline_script}</script>\n"
-        "<script>VLSaliencyWidget.mount(document.getElementById('saliency-widget'), "
-        "JSON.parse(document.getElementById('saliency-state').textContent));</script>\n"
+        f"<script>{mount}.mount(document.getElementById('{element}'), "
+        f"JSON.parse(document.getElementById('{state_id}').textContent));</script>\n"
         "</body></html>\n"
     )
 
