@@ -12,6 +12,7 @@ import type {
 } from "./gallerymodel";
 import { orderRows, type Table } from "./galleryorder";
 import { mountGallery } from "./galleryview";
+import { localModel } from "./localmodel";
 import type { ArraySpec } from "./model";
 
 /** What an exported page holds besides the traits (vl_saliency_widget/gallery/export.py). */
@@ -28,60 +29,6 @@ export interface PageData {
   /** Per method and token reduction, each sample's map. */
   maps: Record<string, Record<TokenReduction, (ArraySpec | null)[]>>;
   table: Table;
-}
-
-type Listener = (...args: unknown[]) => void;
-
-/** An in-page stand-in for the widget model: get/set/on/off, save_changes notifies the listeners; what the view
- * sends goes to the handler given to `answer`, and `emit` delivers messages to the view. */
-export function localModel(state: GalleryTraits): {
-  model: GalleryModel;
-  emit(content: unknown, buffers: DataView[]): void;
-  answer(handler: (message: unknown) => void): void;
-} {
-  const values: GalleryTraits = { ...state };
-  const listeners = new Map<string, Set<Listener>>();
-  const changed = new Set<string>();
-  let handler: (message: unknown) => void = () => undefined;
-  const model = {
-    get: <K extends keyof GalleryTraits>(key: K) => values[key],
-    set: <K extends keyof GalleryTraits>(key: K, value: GalleryTraits[K]) => {
-      if (values[key] === value) return;
-      values[key] = value;
-      changed.add(key as string);
-    },
-    on: (name: string, callback: Listener) => {
-      if (!listeners.has(name)) listeners.set(name, new Set());
-      listeners.get(name)?.add(callback);
-    },
-    off: (name?: string | null, callback?: Listener | null) => {
-      if (!name) listeners.clear();
-      else if (!callback) listeners.delete(name);
-      else listeners.get(name)?.delete(callback);
-    },
-    save_changes: () => {
-      const names = [...changed];
-      changed.clear();
-      for (const name of names)
-        for (const callback of [...(listeners.get(`change:${name}`) ?? [])])
-          callback();
-    },
-    send: (message: unknown) => handler(message),
-    widget_manager: {
-      get_model: () =>
-        Promise.reject(new Error("no widget manager in an exported page")),
-    },
-  };
-  return {
-    model: model as unknown as GalleryModel,
-    emit: (content, buffers) => {
-      for (const callback of [...(listeners.get("msg:custom") ?? [])])
-        callback(content, buffers);
-    },
-    answer: (next) => {
-      handler = next;
-    },
-  };
 }
 
 function spec(array: Int32Array | Float32Array): ArraySpec {
@@ -202,7 +149,7 @@ export function mount(el: HTMLElement, state: unknown): () => void {
   const { static: page, ...traits } = reviveBuffers(state) as GalleryTraits & {
     static: PageData;
   };
-  const local = localModel({
+  const local = localModel<GalleryTraits, GalleryModel>({
     ...traits,
     total: page.rows.length, // the count reads against the page; the heading gives the run's size
     order: {} as Record<string, never>,

@@ -6,8 +6,9 @@ import type {
   ItemsMessage,
   ItemsRequest,
 } from "./gallerymodel";
-import { localModel, mount, type PageData } from "./gallerystandalone";
+import { mount, type PageData } from "./gallerystandalone";
 import { mountGallery, type ChildWidgets } from "./galleryview";
+import { localModel } from "./localmodel";
 
 const TOTAL = 10_000;
 
@@ -80,7 +81,7 @@ let sent: ItemsRequest[];
 beforeEach(() => {
   el = document.createElement("div");
   document.body.replaceChildren(el);
-  const local = localModel(traits());
+  const local = localModel<GalleryTraits, GalleryModel>(traits());
   model = local.model;
   emit = local.emit;
   sent = [];
