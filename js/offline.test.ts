@@ -71,6 +71,18 @@ function page() {
     static: {
       heading: { prompt: "What is it?", answer: "b c" },
       methods: { attn: method(1, [1, 1, 1]), grad: method(-1, [0, 1, 1]) },
+      focus: {
+        "2": {
+          token: 2,
+          image_share: held(new Float32Array([0.25, 0.5]), [2]),
+          layer_labels: [0, 1],
+        },
+        "3": {
+          token: 3,
+          image_share: held(new Float32Array([0.75, 0.125]), [2]),
+          layer_labels: [0, 1],
+        },
+      },
     },
   };
 }
@@ -124,6 +136,22 @@ describe("the exported page's kernel", () => {
       .click();
     expect(heatmap().dataset.source).toBe("pending");
     expect($("caption").textContent).toContain("not in this page for grad");
+  });
+
+  it("shows each answer token's image share per layer from the page, not only the one selected when saved", () => {
+    const shares = () =>
+      Array.from(
+        document.querySelectorAll<HTMLElement>('[data-testid="share-bar"]'),
+      ).map((bar) => bar.title);
+    document
+      .querySelector<HTMLElement>('[data-testid="token"][data-index="3"]')!
+      .click();
+    expect($("image-share").hidden).toBe(false);
+    expect(shares()[0]).toContain("layer 0: 0.75");
+    document
+      .querySelector<HTMLElement>('[data-testid="token"][data-index="2"]')!
+      .click();
+    expect(shares()[0]).toContain("layer 0: 0.25");
   });
 
   it("scores every token on a dragged region from the page's previews", () => {

@@ -4,7 +4,7 @@
 // (as `trace.tokens_for` sums a map over the region's cells) and differences of two maps (as `lib.difference`).
 import { decode, decodeFloat32, type NDArray } from "./codec";
 import { meanOfHeads } from "./headgrid";
-import type { ArraySpec, Model, Previews, Traits } from "./model";
+import type { ArraySpec, Focus, Model, Previews, Traits } from "./model";
 import type { RegionMessage } from "./region";
 
 /** What the page holds for one method. */
@@ -25,6 +25,9 @@ export interface StaticMethod {
 export interface StaticData {
   heading: { prompt: string; answer: string };
   methods: Record<string, StaticMethod>;
+  /** Each answer token's `focus` trait (its image share per layer, its attribution to the text), by position;
+   * absent from pages written before it was kept. */
+  focus?: Record<string, Focus | Record<string, never>>;
 }
 
 /** What the view sends its kernel (`model.send`). */
@@ -276,7 +279,8 @@ export function offlineKernel(
   return (message) => {
     if (message.type === "select") {
       if (!rowOf.has(message.token)) return;
-      set({ token: message.token });
+      const focus = data.focus?.[String(message.token)];
+      set(focus ? { token: message.token, focus } : { token: message.token });
       compare();
       answer(message.id, message.token);
     } else if (message.type === "region") {

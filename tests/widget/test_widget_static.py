@@ -106,6 +106,19 @@ def test_to_html_holds_every_method_and_the_answer_s_layers_x_heads(trace: Trace
     assert state["previews"] == held["methods"]["attn"]["previews"]
 
 
+def test_to_html_holds_each_answer_token_s_image_share_not_only_the_selected_one(trace: Trace, tmp_path: Path) -> None:
+    widget = make(trace)
+    focus = exported_state(widget.to_html(tmp_path / "page.html"))["static"]["focus"]
+    answer = [p for p in trace.text_positions if p >= trace.gen_start]
+    assert sorted(map(int, focus)) == answer
+    for position in answer:
+        held = focus[str(position)]
+        assert held["token"] == position
+        share = trace.image_share(AbsoluteIndex(position)).float().mean(-1).numpy()
+        np.testing.assert_array_equal(decode(held["image_share"]), share.astype(np.float32))  # the same computation
+    assert not np.array_equal(*(decode(focus[str(p)]["image_share"]) for p in answer[:2])), "tokens differ"
+
+
 def test_to_html_keeps_the_grids_within_their_budget_and_says_what_it_left_out(trace: Trace, tmp_path: Path) -> None:
     one_map_mib = 3 * 2 * 4 * 6 * 4 / 2**20  # [layers, heads, h, w] float32
     widget = make(trace)

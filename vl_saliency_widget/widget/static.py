@@ -20,6 +20,7 @@ from ..viz.tokens import display_text
 from .maps import Controls, Maps
 from .previews import Previews
 from .protocol import describe
+from .reliance import focus_state
 from .serialize import encode_array
 
 GRID_BUDGET_MIB = 32.0
@@ -45,7 +46,8 @@ def static_state(
     current: tuple[str, Previews],
     budget_mib: float = GRID_BUDGET_MIB,
 ) -> dict[str, Any]:
-    """The ``static`` part of an exported page's state (see ``js/offline.ts``'s ``StaticData``).
+    """The ``static`` part of an exported page's state (see ``js/offline.ts``'s ``StaticData``): every method's maps,
+    the heading, and each answer token's ``focus`` (its image share per layer and its attribution to the text).
 
     Args:
         trace: the widget's trace.
@@ -89,7 +91,9 @@ def static_state(
             "head_labels": head_labels,
             "note": "; ".join(notes),
         }
-    return {"heading": heading(trace), "methods": held, "budget_mib": budget_mib}
+    # the reliance bars are the same for every token (the ``reliance`` trait); the chart and the attribution are not
+    focus = {str(position): focus_state(trace, position) for position in answer}
+    return {"heading": heading(trace), "methods": held, "budget_mib": budget_mib, "focus": focus}
 
 
 def _grids(maps: Maps, answer: list[int], budget: int, notes: list[str]) -> tuple[list[int], np.ndarray, int, int]:
