@@ -131,3 +131,21 @@ def test_a_measurement_past_its_timeout_is_recorded_not_waited_for() -> None:
 def test_device_cuda_without_a_gpu_says_so() -> None:
     with pytest.raises(SystemExit):
         main(["--quick", "--device", "cuda"])
+
+
+def test_occlusion_and_reliance_passes_are_counted_and_their_maps_agree(quick: tuple[dict[str, Any], Path]) -> None:
+    results, _ = quick
+    assert results["perturbation"], "the quick plan times occlusion on the toy model"
+    for name, entry in results["perturbation"].items():
+        assert entry["status"] == "ok", (name, entry)
+        cells, batch = entry["cells"], entry["batch"]
+        # counted forward calls: the intact picture, then the hidden cells batch by batch
+        assert entry["occlusion_batched"]["passes"] == math.ceil(cells / batch) + 1
+        assert entry["occlusion_single"]["passes"] == cells + 1
+        assert entry["forward"]["passes"] == 1 and entry["reliance"]["passes"] <= 2
+        for call in ("forward", "occlusion_batched", "occlusion_single", "reliance"):
+            assert _positive(entry[call]["seconds"]), (name, call)
+        # The same pictures in batches of 8 or one by one: float32 sums in another order, log-probabilities of a
+        # few units; 1e-4 is far above that rounding and far below any cell's drop that means something.
+        assert entry["max_abs_difference"] <= 1e-4
+        assert entry["answer_maps"] == entry["answer_tokens"]
