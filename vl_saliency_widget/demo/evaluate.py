@@ -1,16 +1,20 @@
-"""Faithfulness scoreboard: how well each saliency method finds the shape the toy model read its answer from.
+"""Faithfulness scoreboard: how well each saliency method finds the shape a toy model read its answer from.
 
-For every held-out sample the toy model answers greedily; its answer token (the first generated token, teacher
-forced on that answer) is mapped by every method x ``align`` x ``gradients``, each map the mean over layers and heads
-on the picture's 8 x 8 grid of cells. Methods that run the model again on changed pictures (their declared needs
-include the model: occlusion, RISE) read no attention row and no gradient, so they are scored once (``align`` and
-``gradients`` "-"), with the :data:`PERTURBATION_BASELINE` filling what they hide. The reference library (PyPI
-``vl-saliency==1.1.6``, when installed) maps the same token its own way (its capture, its token-row attention and
-whole-sequence gradient, its ``gradcam`` and ``agcam``) in rows named ``vl-saliency ...``. Scores, averaged over the
-samples:
+Two models: the toy model (``--task shape``, the default: one coloured shape, a vision tower that does not mix its
+tokens) and the binding toy (``--task binding``: "What color is the circle?" among shapes of different colours, a
+vision tower that attends globally and a 6-layer decoder, where the methods can disagree).
+
+For every held-out sample the model answers greedily; its answer token (the first generated token, teacher forced on
+that answer) is mapped by every method x ``align`` x ``gradients``, each map the mean over layers and heads on the
+picture's grid of cells (8 x 8 for the toy model, 6 x 6 for the binding toy). Methods that run the model again on
+changed pictures (their declared needs include the model: occlusion, RISE) read no attention row and no gradient, so
+they are scored once (``align`` and ``gradients`` "-"), with the :data:`PERTURBATION_BASELINE` filling what they hide.
+The reference library (PyPI ``vl-saliency==1.1.6``, when installed) maps the same token its own way (its capture, its
+token-row attention and whole-sequence gradient, its ``gradcam`` and ``agcam``) in rows named ``vl-saliency ...``.
+Scores, averaged over the samples:
 
 - **pointing game**: the map's largest cell is a cell that overlaps the queried shape's box (every shape lies inside
-  one cell, so that is the shape's cell; a random cell scores 1 / 64).
+  one cell, so that is the shape's cell; a random cell scores 1 / 64 on the toy model, 1 / 36 on the binding toy).
 - **energy**: the share of the map's positive mass that lies in the cells overlapping the box; negative values are
   clamped to 0 first, and a map with no positive value scores 0.
 - **deletion AUC**: the teacher-forced probability of the answer token as the most salient cells are replaced by the
@@ -34,7 +38,8 @@ random one; the methods that run the model draw that order from a stream of thei
 other row as it was. Baselines in the same run: a uniform random map (seeded) and a centre prior (a Gaussian around
 the picture's centre, standard deviation a quarter of the side).
 
-Run ``python -m vl_saliency_widget.demo.evaluate --samples 300 --out scoreboard.md``;
+Run ``python -m vl_saliency_widget.demo.evaluate --samples 300 --out scoreboard.md`` (``--task binding --out
+scoreboard_binding.md`` for the binding toy);
 ``--compare-baselines`` compares what occlusion hides cells with instead (:func:`compare_baselines`).
 """
 
@@ -63,8 +68,8 @@ from ..lib.scores import energy as energy_share
 from ..lib.scores import pointing
 from ..lib.scores import ranking as ranking  # moved to lib.scores; still importable from here
 from ..transforms import MaskSinks
-from .data import HELD_OUT_SEED, TRAIN_SEED, Sample, toy_samples
-from .model import load_toy_vlm
+from .data import HELD_OUT_SEED, TRAIN_SEED, Sample, binding_samples, toy_samples
+from .model import load_binding_vlm, load_toy_vlm
 from .parts import chat_inputs
 
 _SCORED: dict[str, Method] = {"attn": "attn", "attn, sinks masked": "attn", "grad": "grad", **lib.METHODS}
@@ -107,6 +112,12 @@ RISE_MASKS = 256
 
 RELIES_ON_IMAGE = math.log(2)
 """Nats: a sample's answer relies on the image when the background picture lowers its log-probability by more."""
+
+TOYS: dict[str, tuple[str, Any, Any]] = {
+    "shape": ("the toy model", load_toy_vlm, toy_samples),
+    "binding": ("the binding toy", load_binding_vlm, binding_samples),
+}
+"""The models ``--task`` scores: its name in the report, its loader and its held-out samples."""
 
 Key = tuple[str, str, str]
 """(method, align, gradients) of one table row; "-" where a setting does not apply."""
@@ -626,6 +637,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m vl_saliency_widget.demo.evaluate", description=__doc__.splitlines()[0]
     )
+    parser.add_argument(
+        "--task", choices=list(TOYS), default="shape", help="the toy model (shape, default) or the binding toy"
+    )
     parser.add_argument("--samples", type=int, default=300, help="held-out samples to score (default: 300)")
     parser.add_argument(
         "--seed", type=int, default=HELD_OUT_SEED, help=f"seed of the samples (default: {HELD_OUT_SEED}, held out)"
@@ -654,16 +668,20 @@ def main(argv: Sequence[str] | None = None) -> None:
         parser.error("--rise-masks must be at least 1.")
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
-    model, processor = load_toy_vlm()
+    name, load, held_out = TOYS[args.task]
+    model, processor = load()
+    samples = held_out(args.samples, args.seed)
+    grid = processor.image_processor.size["height"] // processor.patch_size
+    cells = f"{grid} x {grid} cells"
     command = " ".join(["python -m vl_saliency_widget.demo.evaluate", *(sys.argv[1:] if argv is None else argv)])
     if args.compare_baselines:
-        checks = compare_baselines(model, processor, toy_samples(args.samples, args.seed))
+        checks = compare_baselines(model, processor, samples)
         elapsed = time.perf_counter() - started
         report = "\n".join(
             [
-                "# What occlusion hides a cell with, on the toy model",
+                f"# What occlusion hides a cell with, on {name}",
                 "",
-                "Occlusion of the answer token (8 x 8 cells, the hidden cell filled with each baseline). A sample's "
+                f"Occlusion of the answer token ({cells}, the hidden cell filled with each baseline). A sample's "
                 "answer relies on the image when the background picture (the mean outside the shapes' boxes) at "
                 "least halves its probability. Answer kept: its probability stays above one half.",
                 "",
@@ -677,7 +695,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         board = evaluate(
             model,
             processor,
-            toy_samples(args.samples, args.seed),
+            samples,
             steps=args.steps,
             baseline=args.baseline,
             rise_masks=args.rise_masks,
@@ -685,11 +703,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         elapsed = time.perf_counter() - started
         report = "\n".join(
             [
-                "# Faithfulness scoreboard of the toy model",
+                f"# Faithfulness scoreboard of {name}",
                 "",
-                "The answer token's map (mean over layers and heads, 8 x 8 cells) per method, `align` and `gradients`; "
+                f"The answer token's map (mean over layers and heads, {cells}) per method, `align` and `gradients`; "
                 "occlusion and RISE run the model on changed pictures and read no attention row or gradient, so they "
-                "have one row. Pointing: the top cell overlaps the queried shape's box (random: 1/64 = 0.016). "
+                "have one row. Pointing: the top cell overlaps the queried shape's box "
+                f"(random: 1/{grid * grid} = {1 / grid**2:.3f}). "
                 "Energy: share of the positive mass (negatives clamped to 0; no positive value scores 0) in the cells "
                 "overlapping the box. Deletion AUC: teacher-forced probability of the answer as the top cells are "
                 "replaced by the background mean, area over the deleted fraction (lower is better). Insertion AUC: "
