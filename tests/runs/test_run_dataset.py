@@ -268,3 +268,15 @@ def test_a_dataset_is_read_one_row_at_a_time(toy: Toy, tmp_path: Path) -> None:
     capture_dataset(model, processor, data, tmp_path / "run", max_new_tokens=NEW_TOKENS, progress=False,
                     on_sample=lambda row: captured.append(row["id"]))  # fmt: skip
     assert captured == [] and data.decoded == list(range(5))  # ids from the column: no row decoded to resume
+
+
+@pytest.mark.parametrize(("name", "layers"), [("toy", 3), ("binding", 6)])
+def test_the_run_command_names_the_shipped_toys(name: str, layers: int) -> None:
+    from transformers import LlavaForConditionalGeneration
+
+    from vl_saliency_widget.runs.cli import load_model
+
+    model, processor = load_model(name)
+    assert type(model) is LlavaForConditionalGeneration and not model.training
+    assert model.config.get_text_config().num_hidden_layers == layers
+    assert processor.tokenizer("circle").input_ids[-1] == processor.tokenizer.convert_tokens_to_ids("▁circle")

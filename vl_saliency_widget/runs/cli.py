@@ -42,7 +42,8 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         "--model",
         required=True,
         metavar="PATH",
-        help="a local model folder (AutoModelForImageTextToText / AutoProcessor), or 'toy' for the shipped toy model",
+        help="a local model folder (AutoModelForImageTextToText / AutoProcessor), or 'toy' / 'binding' for the "
+        "shipped toy model / binding toy",
     )
     run.add_argument("--data", required=True, type=Path, metavar="FILE", help="samples, one JSON record a line")
     run.add_argument("--out", required=True, type=Path, metavar="DIR", help="the run's folder")
@@ -80,14 +81,15 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
 
 
 def load_model(path: str, dtype: str | None = None) -> tuple[Any, Any]:
-    """``(model, processor)`` from a local folder, or the toy model for ``"toy"``; the model in eval mode."""
+    """``(model, processor)`` from a local folder, or the toy model for ``"toy"`` and the binding toy for
+    ``"binding"``; the model in eval mode."""
     import torch
 
     model: Any
-    if path == "toy":
-        from ..demo.model import load_toy_vlm
+    if path in ("toy", "binding"):
+        from ..demo.model import load_binding_vlm, load_toy_vlm
 
-        model, processor = load_toy_vlm()
+        model, processor = load_toy_vlm() if path == "toy" else load_binding_vlm()
     else:
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
