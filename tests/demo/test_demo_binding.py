@@ -24,6 +24,7 @@ from vl_saliency_widget.demo.data import (
     binding_samples,
     description,
 )
+from vl_saliency_widget.demo.evaluate import compare_baselines
 from vl_saliency_widget.demo.model import (
     BINDING_WEIGHTS_DIR,
     BINDING_WORDS,
@@ -157,3 +158,13 @@ def test_a_short_binding_run_trains_with_the_probe_and_saves_a_loadable_model(tm
     model, processor = load_binding_vlm(tmp_path)
     assert model.config.get_text_config().num_hidden_layers == 6
     assert processor.tokenizer.convert_tokens_to_ids("▁describe") == len(BINDING_WORDS) + 5 - 3
+
+
+def test_occlusion_points_at_the_named_shape_whenever_the_answer_relies_on_the_picture(binding: Toy) -> None:
+    # 300 held-out samples (README): with the mean colour it points at the named shape on every one of the 253
+    # answers that rely on the picture, and hiding that cell always loses the answer.
+    model, processor = binding
+    (check,) = compare_baselines(model, processor, binding_samples(30, HELD_OUT_SEED), baselines=("mean",))
+    assert check.from_image >= 20
+    assert check.pointing_from_image == 1.0
+    assert check.kept_cell == 0.0
