@@ -1,31 +1,42 @@
-"""The shipped toy model, loaded once for the demo tests."""
+"""The shipped toy models, loaded once for the demo tests."""
 
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import huggingface_hub
 import pytest
 import torch
 from transformers import LlavaForConditionalGeneration, LlavaProcessor
 
-from vl_saliency_widget.demo import load_toy_vlm
+from vl_saliency_widget.demo import load_binding_vlm, load_toy_vlm
 
 Toy = tuple[LlavaForConditionalGeneration, LlavaProcessor]
 
 
 def _refuse_network(*args: object, **kwargs: object) -> None:
-    raise OSError("the toy model must load without network access")
+    raise OSError("the toy models must load without network access")
+
+
+def _offline(load: Callable[[], Toy]) -> Toy:
+    """``load()`` with the Hugging Face hub offline and every socket connection refused."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+        patch.setattr(socket.socket, "connect", _refuse_network)
+        return load()
 
 
 @pytest.fixture(scope="package")
 def toy() -> Toy:
-    """The shipped model, loaded with the Hugging Face hub offline and every socket connection refused."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
-        patch.setattr(socket.socket, "connect", _refuse_network)
-        return load_toy_vlm()
+    """The shipped toy model, loaded offline."""
+    return _offline(load_toy_vlm)
+
+
+@pytest.fixture(scope="package")
+def binding() -> Toy:
+    """The shipped binding toy, loaded offline."""
+    return _offline(load_binding_vlm)
 
 
 @pytest.fixture(scope="package", autouse=True)
