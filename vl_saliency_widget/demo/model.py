@@ -15,7 +15,7 @@ CLIP layer, 25k of them, keeps its initial weights).
 a model where the methods can disagree. Its vision tower's two CLIP layers attend globally (the model reads the last
 one), so an image token may carry what other patches hold; its Llama decoder has 6 layers. 96 px pictures in 16 px
 patches (6 x 6 = 36 image tokens) embedded to width 64, a projector to width 128, 6 decoder layers of width 128 with
-4 heads.
+4 heads: 1.14M parameters, 4.5 MB in float32.
 """
 
 from __future__ import annotations
@@ -216,8 +216,9 @@ def load_toy_vlm(path: str | Path = WEIGHTS_DIR) -> tuple[LlavaForConditionalGen
 
 
 BINDING_WEIGHTS_DIR = Path(__file__).parent / "weights_binding"
-"""The shipped binding toy, as ``save_pretrained`` writes it; ``python -m vl_saliency_widget.demo.train --task
-binding`` made it."""
+"""The shipped binding toy, as ``save_pretrained`` writes it: the 4,000 steps that ``python -m
+vl_saliency_widget.demo.train --task binding`` runs (they were run by the experiment that found the recipe, the same
+computation: the command's first 100 steps printed the same loss and held-out accuracy, to the digit)."""
 
 
 def load_binding_vlm(path: str | Path = BINDING_WEIGHTS_DIR) -> tuple[LlavaForConditionalGeneration, LlavaProcessor]:
