@@ -1,4 +1,5 @@
-"""Methods that run the model again: occlusion over the 8 x 8 grid for a whole answer, and ``trace.reliance()``.
+"""Methods that run the model again: occlusion over the 8 x 8 grid for a whole answer, and ``trace.reliance()``; and
+what keeping the text columns costs a capture.
 
 Measured side by side in one process per model (``python -m bench`` runs it with the rest; ``python -m bench
 perturbation [--quick]`` alone, writing ``perturbation_results.json`` and ``perturbation_results.md``), interleaved
@@ -10,7 +11,11 @@ repeats after one warm-up of each, medians:
   results were cleared, so its passes run again: one pass on the intact picture, then 8 pictures per pass, each with
   one cell hidden; every answer token's map comes from the same passes;
 - **occlusion, one mask per pass**: the same with ``batch_size=1`` (65 passes);
-- **reliance**: ``trace.reliance()``, the intact and the hidden picture in one batch.
+- **reliance**: ``trace.reliance()``, the intact and the hidden picture in one batch;
+- **capture, without / with text columns**: ``SaliencyExtractor(model, processor).capture(...)`` of the same
+  teacher-forced answer, and the same with ``text_columns=True`` (the captured rows' attention on every text
+  position kept too, for ``trace.text_attribution``); beside the times, the bytes each trace keeps (its attention,
+  gradient and text-column tensors) and what ``estimate_trace_bytes`` said before.
 
 Passes are counted by a forward pre-hook on the model (calls and pictures per call), and the seconds inside the
 model's forward by a pre- and post-hook pair; the rest of a method's time is making the changed pictures and the
@@ -179,6 +184,11 @@ def perturbation(case: Case, repeats: int, device: str) -> dict[str, Any]:
     forward_inputs = teacher_forced_inputs(model, sequence.cpu(), prompt.shape[1], inputs)
     counter = PassCounter(model, device)
     batched, single = lib.Occlusion(batch_size=BATCH), lib.Occlusion(batch_size=1)
+    extractors = {
+        "capture": SaliencyExtractor(model, processor),
+        "capture_text_columns": SaliencyExtractor(model, processor, text_columns=True),
+    }
+    kept: dict[str, int] = {}
     token = 0  # the first answer token; the same passes map every answer token
 
     def forward() -> None:
@@ -197,11 +207,19 @@ def perturbation(case: Case, repeats: int, device: str) -> dict[str, Any]:
         trace.data.perturbations.clear()
         trace.reliance()
 
+    def capturing(name: str) -> Any:
+        def capture() -> None:
+            captured = extractors[name].capture(**inputs, generated_ids=sequence)
+            kept[name] = sum(_bytes(getattr(captured.data, f)) for f in ("attn", "grad", "text_attn", "text_grad"))
+
+        return capture
+
     calls = {
         "forward": forward,
         "occlusion_batched": occlusion_batched,
         "occlusion_single": occlusion_single,
         "reliance": reliance,
+        **{name: capturing(name) for name in extractors},
     }
     samples: dict[str, list[tuple[float, int, int, float]]] = {name: [] for name in calls}
     for round_ in range(repeats + 1):  # round 0 warms up
@@ -228,6 +246,10 @@ def perturbation(case: Case, repeats: int, device: str) -> dict[str, Any]:
         "batch": BATCH,
         "answer_maps": int(torch.isfinite(maps_batched).all(dim=(1, 2)).sum()),
         "max_abs_difference": float((maps_batched - maps_single).abs().max()),
+        "trace_bytes": {
+            name: {"kept": kept[name], "estimated": extractor.estimate_trace_bytes(sequence, **inputs)}
+            for name, extractor in extractors.items()
+        },
     }
     for name, rows in samples.items():
         result[name] = {
@@ -239,6 +261,10 @@ def perturbation(case: Case, repeats: int, device: str) -> dict[str, Any]:
             "model_seconds": statistics.median(r[3] for r in rows),
         }
     return result
+
+
+def _bytes(tensor: torch.Tensor | None) -> int:
+    return 0 if tensor is None else tensor.numel() * tensor.element_size()
 
 
 def _seconds(value: float) -> str:
@@ -257,6 +283,8 @@ def table(results: dict[str, Any]) -> list[str]:
         "occlusion_batched": f"occlusion, 8 x 8 cells, {BATCH} per pass",
         "occlusion_single": "occlusion, 8 x 8 cells, 1 per pass",
         "reliance": "`trace.reliance()`",
+        "capture": "capture",
+        "capture_text_columns": "capture, `text_columns=True`",
     }
     for name, entry in results.items():
         if entry.get("status", "ok") != "ok":
@@ -295,17 +323,28 @@ def summary(results: dict[str, Any]) -> list[str]:
             f"{reliance['seconds'] / forward['seconds']:.1f}x one forward "
             f"({reliance['fastest'] / forward['fastest']:.1f}x)."
         )
+        plain, columns = entry["capture"], entry["capture_text_columns"]
+        sizes = entry["trace_bytes"]
+        lines.append(
+            f"- {name}: text columns make the capture {columns['seconds'] / plain['seconds']:.2f}x as long "
+            f"(fastest runs: {columns['fastest'] / plain['fastest']:.2f}x) and the trace keep "
+            f"{sizes['capture_text_columns']['kept'] / sizes['capture']['kept']:.2f}x the bytes "
+            f"({sizes['capture']['kept']:,} -> {sizes['capture_text_columns']['kept']:,}; estimated beforehand "
+            f"{sizes['capture']['estimated']:,} -> {sizes['capture_text_columns']['estimated']:,})."
+        )
     return lines
 
 
 def markdown(results: dict[str, Any]) -> list[str]:
     """The section of results.md (and of ``perturbation_results.md``)."""
     return [
-        "## Occlusion and reliance",
+        "## Occlusion, reliance and text columns",
         "",
         "Methods that run the model again on changed pictures, on the 8 x 8 grid of the toy processor's 96 px "
         "picture: `trace.map(t, lib.Occlusion(batch_size=...))` (its passes cleared before each call) and "
-        "`trace.reliance()`, against one plain forward of the same sequence (`model(**inputs)` under `no_grad`). "
+        "`trace.reliance()`, against one plain forward of the same sequence (`model(**inputs)` under `no_grad`); "
+        "and the capture of that sequence without and with `text_columns=True` (one forward each: per-token gradients "
+        "come later, on demand). "
         "Passes counted by a forward hook; medians and fastest of interleaved repeats after a warm-up (on a shared "
         "machine the fastest runs are the least disturbed). The last column is the "
         "share of the time spent inside the model's forward; the rest makes the changed pictures and runs the "
@@ -344,7 +383,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     info = machine(args.device, args.threads)
     text = [
-        "# Benchmark: occlusion and reliance",
+        "# Benchmark: occlusion, reliance and text columns",
         "",
         f"Command: `{command}`, {wall:.0f} s wall. Machine: {info['cpu']}, {info['cores']} cores "
         f"({info['threads']} torch thread), torch {info['torch']}, device {info['device']}.",

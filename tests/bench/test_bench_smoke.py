@@ -133,7 +133,7 @@ def test_device_cuda_without_a_gpu_says_so() -> None:
         main(["--quick", "--device", "cuda"])
 
 
-def test_occlusion_and_reliance_passes_are_counted_and_their_maps_agree(quick: tuple[dict[str, Any], Path]) -> None:
+def test_occlusion_reliance_and_text_columns_are_measured(quick: tuple[dict[str, Any], Path]) -> None:
     results, _ = quick
     assert results["perturbation"], "the quick plan times occlusion on the toy model"
     for name, entry in results["perturbation"].items():
@@ -143,8 +143,12 @@ def test_occlusion_and_reliance_passes_are_counted_and_their_maps_agree(quick: t
         assert entry["occlusion_batched"]["passes"] == math.ceil(cells / batch) + 1
         assert entry["occlusion_single"]["passes"] == cells + 1
         assert entry["forward"]["passes"] == 1 and entry["reliance"]["passes"] <= 2
-        for call in ("forward", "occlusion_batched", "occlusion_single", "reliance"):
+        for call in ("forward", "occlusion_batched", "occlusion_single", "reliance", "capture", "capture_text_columns"):
             assert _positive(entry[call]["seconds"]), (name, call)
+        assert entry["capture"]["passes"] == entry["capture_text_columns"]["passes"] == 1
+        sizes = entry["trace_bytes"]
+        assert 0 < sizes["capture"]["kept"] < sizes["capture_text_columns"]["kept"]
+        assert all(size["estimated"] == size["kept"] for size in sizes.values()), "estimate_trace_bytes counts them"
         # The same pictures in batches of 8 or one by one: float32 sums in another order, log-probabilities of a
         # few units; 1e-4 is far above that rounding and far below any cell's drop that means something.
         assert entry["max_abs_difference"] <= 1e-4
