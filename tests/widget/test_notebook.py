@@ -35,7 +35,14 @@ def test_quickstart_notebook_runs_and_shows_the_widget(tmp_path: Path, monkeypat
         if "application/vnd.jupyter.widget-view+json" in output.get("data", {})
         and "SaliencyWidget" in output["data"].get("text/plain", "")
     ]
-    assert len(widget_views) == 2, "the notebook should display the widget and the one with a user method"
+    assert len(widget_views) == 3, "the widget, the one with a user method and the binding toy's"
+    printed = "".join(
+        output.get("text", "")
+        for cell in notebook.cells
+        if cell.get("id") == "quickstart-binding-01"
+        for output in cell.outputs
+    )
+    assert "What color is the circle? -> 'red'" in printed, printed
     assert (tmp_path / "saliency.html").stat().st_size > 10_000
 
 
