@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 from transformers import LlavaForConditionalGeneration, LlavaProcessor
 
+from vl_saliency_widget import SaliencyExtractor
 from vl_saliency_widget.demo.data import (
     BINDING_CELL,
     BINDING_GRID,
@@ -147,3 +148,22 @@ def test_occlusion_points_at_the_named_shape_whenever_the_answer_relies_on_the_p
     assert check.from_image >= 20
     assert check.pointing_from_image == 1.0
     assert check.kept_cell == 0.0
+
+
+def test_the_colour_word_relies_on_the_picture_and_the_end_token_does_not(binding: Toy) -> None:
+    # Measured on these 30: the colour word loses a median 9.0 nats without the picture (mean-colour baseline) and
+    # 25 of 30 more than log 2 (the other 5 are the answer the model gives a picture with no shape); </s> moves by
+    # less than 3e-6. 1e-3 for </s> is far above float rounding of two log-probabilities near 0, far below log 2.
+    model, processor = binding
+    extractor = SaliencyExtractor(model, processor, store_grads=False)
+    colour, end = [], []
+    for sample in binding_samples(30, HELD_OUT_SEED):
+        inputs = chat_inputs(processor, sample.messages)
+        with torch.no_grad():
+            generated = model.generate(**inputs, max_new_tokens=4, do_sample=False)
+        trace = extractor.capture(**inputs, generated_ids=generated, images=[sample.image])
+        reliance = trace.reliance(baseline="mean")
+        colour.append(bool(reliance.from_image[trace.gen_start]))
+        end.append(float(reliance.delta[trace.gen_start + 1].abs()))
+    assert sum(colour) >= 0.75 * len(colour)
+    assert max(end) < 1e-3
