@@ -26,6 +26,7 @@ from vl_saliency_widget.demo.evaluate import compare_baselines
 from vl_saliency_widget.demo.model import (
     BINDING_WEIGHTS_DIR,
     BINDING_WORDS,
+    SPECIAL_TOKENS,
     WEIGHTS_DIR,
     build_tokenizer,
     load_binding_vlm,
@@ -137,7 +138,8 @@ def test_a_short_binding_run_trains_with_the_probe_and_saves_a_loadable_model(tm
     assert 0.0 <= accuracy <= 1.0
     model, processor = load_binding_vlm(tmp_path)
     assert model.config.get_text_config().num_hidden_layers == 6
-    assert processor.tokenizer.convert_tokens_to_ids("▁describe") == len(BINDING_WORDS) + 5 - 3
+    describe = len(SPECIAL_TOKENS) + BINDING_WORDS.index("describe")  # the special tokens come first
+    assert processor.tokenizer.convert_tokens_to_ids("▁describe") == describe
 
 
 def test_occlusion_points_at_the_named_shape_whenever_the_answer_relies_on_the_picture(binding: Toy) -> None:

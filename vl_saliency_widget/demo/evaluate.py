@@ -69,7 +69,7 @@ from ..lib.scores import pointing
 from ..lib.scores import ranking as ranking  # moved to lib.scores; still importable from here
 from ..transforms import MaskSinks
 from .data import HELD_OUT_SEED, TRAIN_SEED, Sample, binding_samples, toy_samples
-from .model import load_binding_vlm, load_toy_vlm
+from .model import grid_side, load_binding_vlm, load_toy_vlm
 from .parts import chat_inputs
 
 _SCORED: dict[str, Method] = {"attn": "attn", "attn, sinks masked": "attn", "grad": "grad", **lib.METHODS}
@@ -671,7 +671,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     name, load, held_out = TOYS[args.task]
     model, processor = load()
     samples = held_out(args.samples, args.seed)
-    grid = processor.image_processor.size["height"] // processor.patch_size
+    grid = grid_side(processor)
     cells = f"{grid} x {grid} cells"
     command = " ".join(["python -m vl_saliency_widget.demo.evaluate", *(sys.argv[1:] if argv is None else argv)])
     if args.compare_baselines:

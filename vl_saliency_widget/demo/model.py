@@ -129,6 +129,12 @@ def build_processor(
     )
 
 
+def grid_side(processor: LlavaProcessor) -> int:
+    """Patches per row (and per column) of the square pictures ``processor`` makes: 8 for the toy model, 6 for the
+    binding toy."""
+    return int(processor.image_processor.size["height"]) // int(processor.patch_size)
+
+
 def build_model(
     processor: LlavaProcessor,
     *,
@@ -166,7 +172,7 @@ def build_model(
             "patch_size": patch_size,
         },
         image_token_index=tokenizer.image_token_id,
-        image_seq_length=(image_size // patch_size) ** 2,
+        image_seq_length=grid_side(processor) ** 2,
         vision_feature_select_strategy="default",
         vision_feature_layer=vision_feature_layer,
     )

@@ -50,6 +50,7 @@ from .model import (
     build_binding_processor,
     build_model,
     build_processor,
+    grid_side,
     spelling,
 )
 
@@ -208,7 +209,7 @@ def train(
     features: dict[str, torch.Tensor] = {}
     if probe_weight:
         width = int(model.config.get_text_config().hidden_size)
-        grid = processor.image_processor.size["height"] // processor.patch_size
+        grid = grid_side(processor)
         probe = nn.Linear(width, len(SHAPES) + 1 + len(COLOURS) + 1)
         parameters += list(probe.parameters())
         model.model.multi_modal_projector.register_forward_hook(lambda _, __, output: features.update(image=output))
